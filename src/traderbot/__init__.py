@@ -1,0 +1,3 @@
+"""traderbot: a self-hosted, professional algorithmic trading platform."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,100 @@
+"""What a backtest returns: plain pandas objects (equity, trades) plus the metrics computed from them."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from traderbot.core.messages import TradeClosed
+
+TRADE_COLUMNS = [
+    "instrument", "side", "quantity", "entry_time", "exit_time", "entry_price", "exit_price", "pnl",
+    "commission", "return_pct", "bars_held",
+]
+
+
+def trades_frame(trades: list[TradeClosed]) -> pd.DataFrame:
+    """One row per closed trade (a partial close is its own row); money as float for analysis."""
+    rows = [
+        {
+            "instrument": t.instrument_id,
+            "side": t.side,
+            "quantity": float(t.quantity),
+            "entry_time": pd.Timestamp(t.entry_ts, tz="UTC"),
+            "exit_time": pd.Timestamp(t.exit_ts, tz="UTC"),
+            "entry_price": float(t.entry_price),
+            "exit_price": float(t.exit_price),
+            "pnl": float(t.pnl),
+            "commission": float(t.commission),
+            "return_pct": float(t.pnl / t.entry_notional) if t.entry_notional else float("nan"),
+            "bars_held": t.bars_held,
+        }
+        for t in trades
+    ]
+    df = pd.DataFrame(rows, columns=TRADE_COLUMNS)
+    for col in ("entry_time", "exit_time"):
+        df[col] = pd.to_datetime(df[col], utc=True).dt.as_unit("ns")
+    return df
+
+
+@dataclass
+class BacktestResult:
+    strategy: str
+    params: dict[str, Any]
+    pairs: list[str]
+    equity: pd.Series
+    exposure: pd.Series
+    trades: pd.DataFrame
+    metrics: dict[str, Any]
+    final_equity_exact: str  # the Decimal account equity at the end, as text
+    settings: dict[str, str] = field(default_factory=dict)
+    orders: int = 0
+    denied: int = 0
+    rejected: int = 0
+    bars: int = 0
+    logs: list[str] = field(default_factory=list)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        m = {k: _num(v) for k, v in self.metrics.items()}
+        trade_list = [
+            {
+                "instrument": r.instrument, "side": r.side, "quantity": r.quantity,
+                "entry_time": r.entry_time.isoformat(), "exit_time": r.exit_time.isoformat(),
+                "entry_price": r.entry_price, "exit_price": r.exit_price, "pnl": r.pnl,
+                "commission": r.commission, "bars_held": int(r.bars_held),
+            }
+            for r in self.trades.itertuples(index=False)
+        ]
+        return {
+            "strategy": self.strategy,
+            "params": self.params,
+            "pairs": self.pairs,
+            "settings": self.settings,
+            "bars": self.bars,
+            "trades": len(self.trades),
+            "final_equity": _num(float(self.equity.iloc[-1])),
+            "final_equity_exact": self.final_equity_exact,
+            "total_return": m.get("total_return"),
+            "sharpe": m.get("sharpe"),
+            "max_drawdown": m.get("max_drawdown"),
+            "orders": self.orders,
+            "denied": self.denied,
+            "rejected": self.rejected,
+            "metrics": m,
+            "trade_list": trade_list,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_json_dict(), sort_keys=False, allow_nan=False, default=str)
+
+
+def _num(v: Any) -> Any:
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if hasattr(v, "item"):
+        return _num(v.item())
+    return v

@@ -1,0 +1,55 @@
+"""The `traderbot` command. Sub-commands live in sibling modules, one per area."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from traderbot.errors import UserError
+
+app = typer.Typer(
+    name="traderbot",
+    help="traderbot: backtest, optimise and trade many instruments with one kernel.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    from traderbot.cli import data as data_cli
+
+    app.add_typer(data_cli.app, name="data")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; user errors print one line to stderr and exit 2, never a traceback."""
+    _register()
+    try:
+        app(args=argv, standalone_mode=False)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except (KeyError, ValueError, FileNotFoundError) as exc:
+        msg = exc.args[0] if exc.args else str(exc)
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    except Exception as exc:  # click usage errors and aborts
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Abort):
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,3 @@
+from traderbot.cli import main
+
+raise SystemExit(main())

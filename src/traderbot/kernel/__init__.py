@@ -1,0 +1,1 @@
+"""The kernel: bus, clock, cache, data/risk/execution engines, portfolio and strategies wired together."""

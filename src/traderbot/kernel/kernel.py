@@ -1,0 +1,198 @@
+"""The kernel: one deterministic, single-threaded dispatcher used by backtests, paper and live trading.
+
+Per bar event: the clock moves to the bar's close, the venue matches working orders against the bar (fills at
+its open or inside it), the bar becomes visible in the cache, then strategies subscribed to the pair get
+`on_bar`. Orders they send pass the risk engine and the execution engine before reaching the venue.
+"""
+
+from __future__ import annotations
+
+import traceback
+from decimal import Decimal
+
+import numpy as np
+
+from traderbot.brokers.sim.costs import VenueConfig
+from traderbot.brokers.sim.venue import SimulatedVenue
+from traderbot.core.bus import MessageBus
+from traderbot.core.clock import SimulatedClock
+from traderbot.core.messages import OrderEvent
+from traderbot.data.series import BarSeries
+from traderbot.errors import UserError
+from traderbot.execution.engine import ExecutionEngine
+from traderbot.kernel.cache import Cache
+from traderbot.kernel.strategy_context import StrategyContext
+from traderbot.model.data import Bar
+from traderbot.model.enums import OrderSide, OrderType
+from traderbot.model.instrument import Instrument
+from traderbot.model.order import Order
+from traderbot.portfolio.portfolio import Portfolio
+from traderbot.risk.engine import RiskEngine, RiskLimits
+from traderbot.risk.sizing import Sizing
+from traderbot.strategies.base import Strategy
+
+
+class StrategyError(UserError):
+    """A strategy's own code raised; the message names the strategy, the bar time and the user's line."""
+
+
+class Kernel:
+    def __init__(
+        self,
+        *,
+        account_currency: str = "USD",
+        starting_cash: Decimal = Decimal(10_000),
+        venue: VenueConfig | None = None,
+        risk_limits: RiskLimits | None = None,
+        trader_id: str = "TB",
+    ) -> None:
+        self.trader_id = trader_id
+        self.bus = MessageBus()
+        self.clock = SimulatedClock()
+        self.cache = Cache()
+        self.portfolio = Portfolio(self.cache, self.bus, account_currency, starting_cash)
+        self.risk = RiskEngine(self.cache, self.portfolio, risk_limits)
+        self.execution = ExecutionEngine(self.cache, self.bus, self.portfolio, bar_index=self._bar_index)
+        self.venue = SimulatedVenue(self.cache, self.portfolio, venue or VenueConfig(), self._on_venue_event)
+        self.execution.venue = self.venue
+        self.execution.spawn_child = self._spawn_child
+        self.execution.submit_child = self.send
+        self.strategies: list[tuple[Strategy, StrategyContext]] = []
+        self._by_series: dict[int, list[Strategy]] = {}
+        self._derived: set[int] = set()
+        self.finite_replay = False  # a backtest: orders sent on a pair's last bar are ignored
+        self.bars_processed = 0
+
+    # ---- setup ---------------------------------------------------------------------------------------------
+    def add_data(self, instrument: Instrument, series: BarSeries) -> int:
+        return self.cache.add_series(instrument, series)
+
+    def add_derived_series(self, series: BarSeries) -> int:
+        """A series computed from loaded bars (e.g. a higher timeframe); visible by time, not scheduled."""
+        inst = self.cache.instruments[series.instrument_id]
+        idx = self.cache.add_series(inst, series)  # coarser than the loaded bars: never the primary series
+        self._derived.add(idx)
+        return idx
+
+    def add_strategy(self, strategy: Strategy, instrument_id: str, sizing: Sizing | None = None) -> None:
+        if any(s.strategy_id == strategy.strategy_id for s, _ in self.strategies):
+            strategy.strategy_id = f"{strategy.strategy_id}-{instrument_id}"
+        strategy.instrument_id = self.cache.instrument(instrument_id).id
+        ctx = StrategyContext(self, strategy, sizing or Sizing.parse("all_in"))
+        strategy._ctx = ctx
+        self.strategies.append((strategy, ctx))
+        self._by_series.setdefault(self.cache.series_index(instrument_id), []).append(strategy)
+        self.execution.fill_listeners[strategy.strategy_id] = self._guard(strategy, strategy.on_fill)
+
+    # ---- order flow ----------------------------------------------------------------------------------------
+    def send(self, order: Order) -> str | None:
+        """Risk engine, then execution engine; returns the client order id, or None when denied."""
+        reason = self.risk.check(order)
+        if reason is not None:
+            self.execution.deny(order, reason)
+            return None
+        self.execution.submit(order)
+        return order.client_order_id
+
+    def _spawn_child(self, parent: Order, side: str, otype: OrderType, qty: Decimal, px: Decimal | None) -> Order:
+        ctx = next(c for s, c in self.strategies if s.strategy_id == parent.strategy_id)
+        return Order(
+            client_order_id=ctx.ids.generate(), instrument_id=parent.instrument_id, strategy_id=parent.strategy_id,
+            side=OrderSide(side), type=otype, quantity=qty, ts_init=self.cache.now_ns,
+            price=px if otype is OrderType.LIMIT else None,
+            trigger_price=px if otype in (OrderType.STOP, OrderType.STOP_LIMIT) else None,
+            tag="take_profit" if otype is OrderType.LIMIT else "stop_loss",
+        )
+
+    def _on_venue_event(self, event: OrderEvent) -> None:
+        self.execution.on_event(event)
+
+    def _bar_index(self, instrument_id: str) -> int:
+        idx = self.cache.primary[instrument_id]
+        return max(self.cache.visible[idx], 0)
+
+    # ---- running -------------------------------------------------------------------------------------------
+    def schedule(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All scheduled bars in close-time order (ties: order the series were added): (ts_close, series, row)."""
+        parts = [
+            (s.ts_close, np.full(len(s), k, dtype=np.int64), np.arange(len(s), dtype=np.int64))
+            for k, s in enumerate(self.cache.series)
+            if k not in self._derived
+        ]
+        if not parts:
+            raise UserError("no market data loaded: add at least one pair with data")
+        ts = np.concatenate([p[0] for p in parts])
+        sid = np.concatenate([p[1] for p in parts])
+        row = np.concatenate([p[2] for p in parts])
+        order = np.lexsort((row, sid, ts))
+        return ts[order], sid[order], row[order]
+
+    def start(self) -> None:
+        for strategy, _ in self.strategies:
+            self._guard(strategy, strategy.on_start)()
+
+    def stop(self) -> None:
+        for strategy, _ in self.strategies:
+            self._guard(strategy, strategy.on_stop)()
+
+    def run(self) -> None:
+        """Replay every loaded bar as fast as possible (backtest mode)."""
+        ts, sid, row = self.schedule()
+        self.start()
+        self.run_events(ts, sid, row)
+        self.stop()
+
+    def run_events(self, ts: np.ndarray, sid: np.ndarray, row: np.ndarray) -> None:
+        cache, venue, clock, portfolio = self.cache, self.venue, self.clock, self.portfolio
+        visible = cache.visible
+        by_series = self._by_series
+        series = cache.series
+        has_timers = clock.next_due
+        for e in range(len(ts)):
+            k = int(sid[e])
+            i = int(row[e])
+            t = int(ts[e])
+            if has_timers() is not None:
+                clock.advance_to(t)
+            else:
+                clock._now = t
+            cache.now_ns = t
+            portfolio.current_event = e
+            s = series[k]
+            if venue.working.get(s.instrument_id):
+                venue.on_bar(k, i)
+            visible[k] = i + 1
+            subs = by_series.get(k)
+            if subs:
+                bar = Bar(s.instrument_id, s.timeframe.name, int(s.ts[i]), t, float(s.open[i]), float(s.high[i]),
+                          float(s.low[i]), float(s.close[i]), float(s.volume[i]))
+                for strat in subs:
+                    try:
+                        strat.on_bar(bar)
+                    except UserError:
+                        raise
+                    except Exception as exc:
+                        raise _strategy_error(strat, t, exc) from exc
+        self.bars_processed += len(ts)
+
+    def _guard(self, strategy: Strategy, fn):  # type: ignore[no-untyped-def]
+        def call(*args):  # type: ignore[no-untyped-def]
+            try:
+                return fn(*args)
+            except UserError:
+                raise
+            except Exception as exc:
+                raise _strategy_error(strategy, self.cache.now_ns, exc) from exc
+
+        return call
+
+
+def _strategy_error(strategy: Strategy, ts: int, exc: BaseException) -> StrategyError:
+    import pandas as pd
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    when = pd.Timestamp(ts, tz="UTC") if ts else "start"
+    return StrategyError(
+        f"strategy {strategy.name} failed at {when}: {type(exc).__name__}: {exc}{where}; fix the strategy code"
+    )

@@ -1,0 +1,230 @@
+"""What a strategy can do, routed through the kernel: read causal data, build indicators, send orders.
+
+Orders go strategy -> risk engine -> execution engine -> venue; nothing bypasses the risk engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from traderbot.core.ids import ClientOrderIdGenerator
+from traderbot.core.money import ZERO
+from traderbot.data.series import resample_series
+from traderbot.errors import UserError
+from traderbot.model.enums import OrderSide, OrderType, TimeInForce
+from traderbot.model.order import Bracket, Order, TakeProfit
+from traderbot.model.timeframe import Timeframe
+from traderbot.risk.sizing import Sizing, atr_distance
+from traderbot.strategies.base import indicator_views
+from traderbot.strategies.views import BarView, Column
+
+if TYPE_CHECKING:
+    from traderbot.kernel.kernel import Kernel
+    from traderbot.strategies.base import Strategy
+
+
+class LookAheadError(UserError):
+    """An indicator's past values changed when future bars were added: it peeks ahead."""
+
+
+_ORDER_KEYS = {"limit", "stop", "sl", "tp", "trailing", "trailing_atr", "atr_period", "reduce_only", "tag", "pair",
+               "tif", "trailing_sl", "trailing_atr_sl"}
+
+
+class StrategyContext:
+    def __init__(self, kernel: Kernel, strategy: Strategy, sizing: Sizing) -> None:
+        self.k = kernel
+        self.strategy = strategy
+        self.sizing = sizing
+        self.ids = ClientOrderIdGenerator(kernel.trader_id, strategy.strategy_id)
+        self._views: dict[tuple[str, str | None], BarView] = {}
+        self.indicators: list[str] = []
+        self.logs: list[str] = []
+
+    # ---- data ----------------------------------------------------------------------------------------------
+    def now_ns(self) -> int:
+        return self.k.cache.now_ns
+
+    def bar_view(self, instrument_id: str, timeframe: str | None) -> BarView:
+        key = (instrument_id, timeframe)
+        view = self._views.get(key)
+        if view is None:
+            view = self._make_view(instrument_id, timeframe)
+            self._views[key] = view
+        return view
+
+    def _make_view(self, instrument_id: str, timeframe: str | None) -> BarView:
+        cache = self.k.cache
+        base_idx = cache.series_index(instrument_id)
+        if timeframe is None or Timeframe.parse(timeframe).ns == cache.series[base_idx].timeframe.ns:
+            return BarView(cache.series[base_idx], base_idx, lambda: cache.visible[base_idx])
+        tf = Timeframe.parse(timeframe)
+        try:
+            idx = cache.series_index(instrument_id, tf.ns)
+        except UserError:
+            derived = resample_series(cache.series[base_idx], tf)
+            idx = self.k.add_derived_series(derived)
+        s = cache.series[idx]
+        ts_close = s.ts_close
+        return BarView(s, idx, lambda: int(np.searchsorted(ts_close, cache.now_ns, side="right")))
+
+    def indicator(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], name: str) -> Any:
+        """Run `func` on whole columns, verify it is causal on two prefixes, return bar-by-bar views."""
+        cols = [a for a in args if isinstance(a, Column)]
+        if not cols:
+            raise UserError(f"indicator {name}: pass columns such as self.data.close, not computed arrays")
+        sidx = cols[0].series_idx
+        series = self.k.cache.series[sidx]
+        full = [getattr(series, a.field) if isinstance(a, Column) else a for a in args]
+        values = func(*full, **kwargs)
+        n = len(series)
+        for cut in sorted({n // 2, n - max(1, n // 10)}):
+            if cut < 2:
+                continue
+            part = func(*[x[:cut] if isinstance(a, Column) else x for a, x in zip(args, full)], **kwargs)
+            _assert_prefix_equal(values, part, cut, name)
+        self.indicators.append(name)
+        view = self.bar_view(series.instrument_id, series.timeframe.name if sidx != self.k.cache.primary.get(
+            series.instrument_id) else None)
+        return indicator_views(values, view.__len__, name)
+
+    # ---- account -------------------------------------------------------------------------------------------
+    def position_qty(self, strategy_id: str, instrument_id: str) -> Decimal:
+        pos = self.k.portfolio.positions.get((strategy_id, instrument_id))
+        return pos.quantity if pos is not None else ZERO
+
+    def equity(self) -> Decimal:
+        return self.k.portfolio.equity()
+
+    # ---- orders --------------------------------------------------------------------------------------------
+    def submit(self, strategy: Strategy, side: str, quantity: Any, kw: dict[str, Any]) -> str | None:
+        unknown = set(kw) - _ORDER_KEYS
+        if unknown:
+            raise UserError(f"unknown order option {sorted(unknown)[0]!r}: valid options are {sorted(_ORDER_KEYS)}")
+        iid = kw.get("pair") or strategy.instrument_id
+        inst = self.k.cache.instrument(iid)
+        if self.k.finite_replay and self._on_last_bar(inst.id):
+            self.logs.append(f"{self.k.cache.now_ns} {strategy.strategy_id}: {side} on the last bar ignored")
+            return None
+        o_side = OrderSide(side)
+        limit, stop = _dec(kw.get("limit")), _dec(kw.get("stop"))
+        trailing, trailing_atr = _dec(kw.get("trailing")), _dec(kw.get("trailing_atr"))
+        otype = OrderType.MARKET
+        if trailing is not None or trailing_atr is not None:
+            otype = OrderType.TRAILING_STOP
+        elif limit is not None and stop is not None:
+            otype = OrderType.STOP_LIMIT
+        elif limit is not None:
+            otype = OrderType.LIMIT
+        elif stop is not None:
+            otype = OrderType.STOP
+        bracket = _bracket(kw)
+        qty, fraction, note = self._size(strategy, iid, o_side, quantity, bracket, limit or stop)
+        order = Order(
+            client_order_id=self.ids.generate(), instrument_id=inst.id, strategy_id=strategy.strategy_id,
+            side=o_side, type=otype, quantity=qty, ts_init=self.k.cache.now_ns, price=limit, trigger_price=stop,
+            trailing_offset=trailing, trailing_atr_multiple=trailing_atr, atr_period=int(kw.get("atr_period", 14)),
+            time_in_force=TimeInForce(kw.get("tif", "gtc")), reduce_only=bool(kw.get("reduce_only", False)),
+            bracket=bracket, equity_fraction=fraction, tag=str(kw.get("tag", "")), sizing_note=note,
+        )
+        return self.k.send(order)
+
+    def _size(
+        self, strategy: Strategy, iid: str, side: OrderSide, quantity: Any, bracket: Bracket | None,
+        entry: Decimal | None,
+    ) -> tuple[Decimal, Decimal | None, str]:
+        inst = self.k.cache.instruments[iid]
+        if quantity is not None:
+            q = _dec(quantity)
+            return (q if q is not None else Decimal("NaN")), None, "explicit"
+        s = self.sizing
+        if s.method == "fraction":
+            return ZERO, s.value, f"{s.describe()} of equity at fill"
+        if s.method == "units":
+            return inst.round_quantity(s.value), None, f"units:{s.value}"
+        px = entry or self.k.cache.last_price(iid)
+        if px is None:
+            return Decimal("NaN"), None, "risk sizing without a price"
+        if bracket is not None and bracket.stop_loss is not None:
+            dist, how = abs(px - bracket.stop_loss), "stop loss distance"
+        else:
+            v = self.bar_view(iid, None)
+            dist, how = Decimal(repr(2 * atr_distance(v.high, v.low, v.close))), "2 x ATR(14)"
+        if not dist.is_finite() or dist <= 0:
+            return Decimal("NaN"), None, f"risk sizing: no usable {how}"
+        risk_money = self.k.portfolio.equity() * s.value / 100
+        per_unit = self.k.portfolio.to_account(dist * inst.multiplier, inst.quote)
+        q = inst.round_quantity(risk_money / per_unit)
+        return q, None, f"risk:{s.value}% equity={self.k.portfolio.equity():.2f} dist={dist} ({how})"
+
+    def _on_last_bar(self, instrument_id: str) -> bool:
+        idx = self.k.cache.primary[instrument_id]
+        return self.k.cache.visible[idx] >= len(self.k.cache.series[idx])
+
+    def close_position(self, strategy: Strategy, instrument_id: str) -> str | None:
+        qty = self.position_qty(strategy.strategy_id, instrument_id)
+        if qty == 0:
+            return None
+        if self.k.finite_replay and self._on_last_bar(instrument_id):
+            return None
+        for order in self.k.cache.open_orders(instrument_id, strategy.strategy_id):
+            if order.reduce_only:  # the position's own exits (bracket children) go with it
+                self.k.execution.cancel(order)
+        side = "sell" if qty > 0 else "buy"
+        return self.submit(strategy, side, abs(qty), {"reduce_only": True, "pair": instrument_id, "tag": "close"})
+
+    def cancel(self, strategy: Strategy, client_order_id: str) -> None:
+        order = self.k.cache.orders.get(client_order_id)
+        if order is None or order.strategy_id != strategy.strategy_id:
+            raise UserError(f"order {client_order_id} does not belong to strategy {strategy.strategy_id}")
+        self.k.execution.cancel(order)
+
+    def open_order_ids(self, strategy_id: str, instrument_id: str) -> list[str]:
+        return [o.client_order_id for o in self.k.cache.open_orders(instrument_id, strategy_id)]
+
+    def log(self, strategy: Strategy, message: str) -> None:
+        self.logs.append(f"{self.k.cache.now_ns} {strategy.strategy_id}: {message}")
+
+
+def _dec(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return value
+    try:
+        return Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return Decimal("NaN")
+
+
+def _bracket(kw: dict[str, Any]) -> Bracket | None:
+    sl, tp = _dec(kw.get("sl")), kw.get("tp")
+    tsl, tatr = _dec(kw.get("trailing_sl")), _dec(kw.get("trailing_atr_sl"))
+    tps: tuple[TakeProfit, ...] = ()
+    if tp is not None:
+        if isinstance(tp, list | tuple):
+            tps = tuple(TakeProfit(_dec(p) or Decimal("NaN"), _dec(f) or Decimal(0)) for p, f in tp)
+        else:
+            tps = (TakeProfit(_dec(tp) or Decimal("NaN")),)
+    if sl is None and not tps and tsl is None and tatr is None:
+        return None
+    return Bracket(stop_loss=sl, take_profits=tps, trailing_offset=tsl, trailing_atr_multiple=tatr)
+
+
+def _assert_prefix_equal(full: Any, part: Any, cut: int, name: str) -> None:
+    fa = full if isinstance(full, tuple | list) else (full,)
+    pa = part if isinstance(part, tuple | list) else (part,)
+    for f, p in zip(fa, pa):
+        f = np.asarray(f)[:cut]
+        p = np.asarray(p)[:cut]
+        same = (f == p) | (np.isnan(f) & np.isnan(p)) if f.dtype.kind == "f" else f == p
+        if not np.all(same):
+            bad = int(np.flatnonzero(~same)[0])
+            raise LookAheadError(
+                f"indicator {name} uses future data: its value at bar {bad} changes when later bars are added; "
+                "compute it from past and current bars only"
+            )

@@ -1,0 +1,94 @@
+"""A net position in one instrument for one strategy, with exact average price and realised P&L.
+
+P&L here is in the instrument's quote currency: quantity * (exit - entry) * multiplier for a long.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from traderbot.core.money import ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedLot:
+    """The part of a position a fill closed: the raw material of one trade-list row (quote currency)."""
+
+    side: str
+    quantity: Decimal
+    entry_ts: int
+    entry_bar: int
+    entry_price: Decimal
+    exit_price: Decimal
+    gross_pnl_quote: Decimal
+    open_costs: Decimal  # share of entry commission/financing carried by the closed quantity (account ccy)
+
+
+@dataclass(slots=True)
+class Position:
+    instrument_id: str
+    strategy_id: str
+    multiplier: Decimal = Decimal(1)
+    quantity: Decimal = ZERO  # signed
+    avg_price: Decimal = ZERO
+    opened_ts: int = 0
+    opened_bar: int = 0
+    realized_pnl_quote: Decimal = ZERO
+    open_costs: Decimal = ZERO  # commissions and financing paid on the open quantity, account ccy
+    fills: int = field(default=0)
+
+    @property
+    def is_flat(self) -> bool:
+        return self.quantity == 0
+
+    @property
+    def side(self) -> str:
+        return "flat" if self.quantity == 0 else ("long" if self.quantity > 0 else "short")
+
+    def unrealized_quote(self, price: Decimal) -> Decimal:
+        return self.quantity * (price - self.avg_price) * self.multiplier
+
+    def apply_fill(self, signed_qty: Decimal, price: Decimal, ts: int, bar: int, cost: Decimal) -> list[ClosedLot]:
+        """Apply a fill (signed quantity) and return the lots it closed; `cost` is its commission (account ccy)."""
+        self.fills += 1
+        lots: list[ClosedLot] = []
+        q = self.quantity
+        if q == 0 or (q > 0) == (signed_qty > 0):
+            if q == 0:
+                self.opened_ts, self.opened_bar = ts, bar
+                self.open_costs = ZERO
+            new_q = q + signed_qty
+            self.avg_price = (self.avg_price * abs(q) + price * abs(signed_qty)) / abs(new_q)
+            self.quantity = new_q
+            self.open_costs += cost
+            return lots
+        closing = min(abs(signed_qty), abs(q))
+        sign = Decimal(1) if q > 0 else Decimal(-1)
+        gross = closing * (price - self.avg_price) * sign * self.multiplier
+        share = self.open_costs * closing / abs(q)
+        exit_cost = cost * closing / abs(signed_qty)
+        lots.append(
+            ClosedLot(
+                side="long" if q > 0 else "short",
+                quantity=closing,
+                entry_ts=self.opened_ts,
+                entry_bar=self.opened_bar,
+                entry_price=self.avg_price,
+                exit_price=price,
+                gross_pnl_quote=gross,
+                open_costs=share + exit_cost,
+            )
+        )
+        self.realized_pnl_quote += gross
+        self.open_costs -= share
+        remaining = abs(signed_qty) - closing
+        self.quantity = q + signed_qty
+        if self.quantity == 0:
+            self.avg_price = ZERO
+            self.open_costs = ZERO
+        elif remaining > 0:  # reversed through flat: the rest opens a new position at this price
+            self.avg_price = price
+            self.opened_ts, self.opened_bar = ts, bar
+            self.open_costs = cost - exit_cost
+        return lots

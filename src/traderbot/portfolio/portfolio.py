@@ -1,0 +1,146 @@
+"""The portfolio: cash balance, positions, realised P&L, margin, and the equity curve. Exact (Decimal).
+
+P&L is earned in each instrument's quote currency and converted to the account currency at the rate of the
+moment (the latest close of QUOTE+ACCOUNT or ACCOUNT+QUOTE in the cache).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from traderbot.core.bus import MessageBus
+from traderbot.core.messages import OrderFilled, PositionChanged, TradeClosed
+from traderbot.core.money import ZERO
+from traderbot.errors import UserError
+from traderbot.kernel.cache import Cache
+from traderbot.model.position import Position
+
+
+@dataclass(slots=True)
+class EquityMarks:
+    """Change points for the equity curve: after schedule event `event`, these holdings applied."""
+
+    event: list[int] = field(default_factory=list)
+    balance: list[float] = field(default_factory=list)
+    holdings: list[tuple[tuple[int, float, float, float], ...]] = field(default_factory=list)
+
+
+class Portfolio:
+    def __init__(self, cache: Cache, bus: MessageBus, currency: str, starting_cash: Decimal) -> None:
+        if starting_cash <= 0:
+            raise UserError(f"starting cash must be positive, got {starting_cash}; pass e.g. --cash 10000")
+        self.cache = cache
+        self.bus = bus
+        self.currency = currency
+        self.starting_cash = starting_cash
+        self.balance = starting_cash
+        self.positions: dict[tuple[str, str], Position] = {}
+        self.trades: list[TradeClosed] = []
+        self.commissions = ZERO
+        self.financing = ZERO
+        self.marks = EquityMarks()
+        self.current_event = -1
+
+    # ---- conversion -----------------------------------------------------------------------------------------
+    def to_account(self, amount: Decimal, currency: str) -> Decimal:
+        if currency == self.currency or amount == 0:
+            return amount
+        rate = self.cache.rate(currency, self.currency)
+        if rate is None:
+            raise UserError(
+                f"no {currency}/{self.currency} rate: load a pair such as {currency}{self.currency} or "
+                f"{self.currency}{currency} alongside, or set the account currency to {currency}"
+            )
+        return amount * rate
+
+    # ---- positions ------------------------------------------------------------------------------------------
+    def position(self, strategy_id: str, instrument_id: str) -> Position:
+        key = (strategy_id, instrument_id)
+        pos = self.positions.get(key)
+        if pos is None:
+            inst = self.cache.instrument(instrument_id)
+            pos = Position(instrument_id, strategy_id, multiplier=inst.multiplier)
+            self.positions[key] = pos
+        return pos
+
+    def net_quantity(self, instrument_id: str) -> Decimal:
+        return sum((p.quantity for (s, i), p in self.positions.items() if i == instrument_id), ZERO)
+
+    def on_fill(self, fill: OrderFilled, bar_index: int) -> None:
+        """Book a fill: commission, position change, realised P&L of closed lots, trade-list rows."""
+        inst = self.cache.instrument(fill.instrument_id)
+        commission = self.to_account(fill.commission, fill.commission_currency or inst.quote)
+        self.balance -= commission
+        self.commissions += commission
+        pos = self.position(fill.strategy_id, fill.instrument_id)
+        signed = fill.quantity if fill.side == "buy" else -fill.quantity
+        for lot in pos.apply_fill(signed, fill.price, fill.ts, bar_index, commission):
+            gross = self.to_account(lot.gross_pnl_quote, inst.quote)
+            self.balance += gross
+            notional = self.to_account(lot.quantity * lot.entry_price * inst.multiplier, inst.quote)
+            trade = TradeClosed(
+                instrument_id=fill.instrument_id, strategy_id=fill.strategy_id, side=lot.side,
+                quantity=lot.quantity, entry_ts=lot.entry_ts, exit_ts=fill.ts, entry_price=lot.entry_price,
+                exit_price=lot.exit_price, pnl=gross - lot.open_costs, commission=lot.open_costs,
+                entry_notional=notional, bars_held=bar_index - lot.entry_bar,
+            )
+            self.trades.append(trade)
+            self.bus.publish("trades", trade)
+        self.bus.publish(
+            "positions",
+            PositionChanged(
+                fill.instrument_id, fill.strategy_id, fill.ts, pos.quantity, pos.avg_price,
+                self.to_account(pos.realized_pnl_quote, inst.quote),
+            ),
+        )
+        self._mark()
+
+    def charge_financing(self, strategy_id: str, instrument_id: str, amount_quote: Decimal) -> None:
+        inst = self.cache.instrument(instrument_id)
+        cost = self.to_account(amount_quote, inst.quote)
+        self.balance -= cost
+        self.financing += cost
+        self.position(strategy_id, instrument_id).open_costs += cost
+        self._mark()
+
+    # ---- valuation ------------------------------------------------------------------------------------------
+    def unrealized(self) -> Decimal:
+        total = ZERO
+        for (_, iid), pos in self.positions.items():
+            if pos.quantity:
+                px = self.cache.last_price(iid)
+                if px is not None:
+                    total += self.to_account(pos.unrealized_quote(px), self.cache.instruments[iid].quote)
+        return total
+
+    def equity(self) -> Decimal:
+        return self.balance + self.unrealized()
+
+    def margin_used(self) -> Decimal:
+        used = ZERO
+        for (_, iid), pos in self.positions.items():
+            if pos.quantity:
+                inst = self.cache.instruments[iid]
+                px = self.cache.last_price(iid) or pos.avg_price
+                used += self.to_account(abs(pos.quantity) * px * inst.multiplier * inst.margin_rate, inst.quote)
+        return used
+
+    def free_margin(self) -> Decimal:
+        return self.equity() - self.margin_used()
+
+    def _mark(self) -> None:
+        """Record holdings after the current schedule event, for the vectorised equity curve."""
+        holdings = tuple(
+            (self.cache.primary[iid], float(p.quantity), float(p.avg_price), float(p.multiplier))
+            for (_, iid), p in sorted(self.positions.items())
+            if p.quantity
+        )
+        m = self.marks
+        if m.event and m.event[-1] == self.current_event:
+            m.balance[-1] = float(self.balance)
+            m.holdings[-1] = holdings
+        else:
+            m.event.append(self.current_event)
+            m.balance.append(float(self.balance))
+            m.holdings.append(holdings)

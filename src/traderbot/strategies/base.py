@@ -1,0 +1,142 @@
+"""The Strategy base class: what a trader writes, in one file.
+
+    class SmaCross(Strategy):
+        name = "sma_cross"
+        fast = IntParam(10, low=2, high=200)
+        slow = IntParam(30, low=3, high=400)
+
+        def on_start(self) -> None:
+            self.f = self.I(sma, self.data.close, self.fast)
+            self.s = self.I(sma, self.data.close, self.slow)
+
+        def on_bar(self, bar: Bar) -> None:
+            if self.f[-2] < self.s[-2] and self.f[-1] > self.s[-1]:
+                self.buy()
+
+Strategies see only closed bars (`self.data`, `self.bars(...)`); indicators built with `self.I` are computed once
+and checked for causality, then exposed bar by bar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from traderbot.model.data import Bar
+from traderbot.strategies.params import Param, declared_params, resolve_params
+from traderbot.strategies.views import BarView, IndicatorView
+
+if TYPE_CHECKING:
+    from traderbot.core.messages import OrderFilled
+    from traderbot.kernel.strategy_context import StrategyContext
+
+
+class Strategy:
+    """Subclass it, declare parameters as class attributes, override the hooks."""
+
+    name: ClassVar[str] = "strategy"
+    description: ClassVar[str] = ""
+    _params: dict[str, Any]
+
+    def __init__(self, **params: Any) -> None:
+        self._params = resolve_params(type(self), params)
+        self.validate()
+        self._ctx: StrategyContext | None = None
+        self.instrument_id = ""
+        self.strategy_id = self.name
+
+    # ---- declared parameters ------------------------------------------------------------------------------
+    @classmethod
+    def parameters(cls) -> dict[str, Param[Any]]:
+        return declared_params(cls)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self._params)
+
+    def validate(self) -> None:
+        """Check relations between parameters; raise UserError with one clear sentence."""
+
+    # ---- hooks ---------------------------------------------------------------------------------------------
+    def on_start(self) -> None:
+        """Build indicators with `self.I`; no bar has closed yet."""
+
+    def on_bar(self, bar: Bar) -> None:
+        """Called when a bar of the strategy's pair closes."""
+
+    def on_fill(self, fill: OrderFilled) -> None:
+        """Called for each fill of this strategy's orders."""
+
+    def on_stop(self) -> None:
+        """Called once at the end of a run or when the strategy is stopped."""
+
+    # ---- data ----------------------------------------------------------------------------------------------
+    @property
+    def ctx(self) -> StrategyContext:
+        if self._ctx is None:
+            raise RuntimeError(f"strategy {self.name} is not attached to a kernel yet")
+        return self._ctx
+
+    @property
+    def data(self) -> BarView:
+        """Closed bars of the strategy's own pair at its primary timeframe."""
+        return self.ctx.bar_view(self.instrument_id, None)
+
+    def bars(self, pair: str | None = None, timeframe: str | None = None) -> BarView:
+        """Closed bars of another timeframe (resampled on the fly) and/or another loaded pair."""
+        return self.ctx.bar_view(pair or self.instrument_id, timeframe)
+
+    def I(self, func: Any, *args: Any, name: str | None = None, **kwargs: Any) -> Any:  # noqa: N802
+        """Compute an indicator over the whole series once, prove it causal, expose it bar by bar."""
+        return self.ctx.indicator(func, args, kwargs, name or getattr(func, "__name__", "indicator"))
+
+    @property
+    def now_ns(self) -> int:
+        return self.ctx.now_ns()
+
+    # ---- account -------------------------------------------------------------------------------------------
+    def position(self, pair: str | None = None) -> Decimal:
+        """Signed quantity held by this strategy in `pair` (default: its own)."""
+        return self.ctx.position_qty(self.strategy_id, pair or self.instrument_id)
+
+    @property
+    def equity(self) -> Decimal:
+        return self.ctx.equity()
+
+    # ---- orders --------------------------------------------------------------------------------------------
+    def buy(self, quantity: Decimal | float | None = None, **kwargs: Any) -> str | None:
+        """Buy at market, or with `limit=`/`stop=`; `sl=`, `tp=` (one price or [(price, fraction), ...]),
+        `trailing=` (distance) or `trailing_atr=` (ATR multiple) attach exits. Returns the client order id."""
+        return self.ctx.submit(self, "buy", quantity, kwargs)
+
+    def sell(self, quantity: Decimal | float | None = None, **kwargs: Any) -> str | None:
+        """Sell (or go short) at market, or with `limit=`/`stop=`; same options as `buy`."""
+        return self.ctx.submit(self, "sell", quantity, kwargs)
+
+    def close(self, pair: str | None = None) -> str | None:
+        """Flatten this strategy's position in `pair` with a reduce-only market order."""
+        return self.ctx.close_position(self, pair or self.instrument_id)
+
+    def cancel(self, client_order_id: str) -> None:
+        self.ctx.cancel(self, client_order_id)
+
+    def cancel_all(self, pair: str | None = None) -> None:
+        for oid in self.ctx.open_order_ids(self.strategy_id, pair or self.instrument_id):
+            self.ctx.cancel(self, oid)
+
+    def log(self, message: str) -> None:
+        self.ctx.log(self, message)
+
+
+def indicator_views(values: Any, count: Any, name: str) -> Any:
+    """Wrap an indicator's output (array, tuple of arrays, or NamedTuple of arrays) in causal views."""
+    import numpy as np
+
+    if isinstance(values, np.ndarray):
+        return IndicatorView(values, count, name)
+    if hasattr(values, "_fields"):
+        return type(values)(*[indicator_views(v, count, f"{name}.{f}") for f, v in zip(values._fields, values)])
+    if isinstance(values, Sequence):
+        return tuple(indicator_views(v, count, f"{name}[{i}]") for i, v in enumerate(values))
+    raise TypeError(f"indicator {name} returned {type(values).__name__}; return NumPy arrays")

@@ -1,0 +1,114 @@
+"""Causal views a strategy reads: bars and indicators truncated to what has closed by now.
+
+A strategy never holds a full array: `BarView.close` is `close[:n]` where n counts the bars closed so far,
+and an indicator computed over the whole series is exposed the same way after a causality check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from traderbot.data.series import BarSeries
+
+
+class Column(np.ndarray):
+    """An (initially empty) column handed to strategies in `on_start`: it names the data for `Strategy.I`."""
+
+    series_idx: int
+    field: str
+
+    @staticmethod
+    def make(arr: np.ndarray, series_idx: int, field: str) -> Column:
+        col = arr.view(Column)
+        col.series_idx = series_idx
+        col.field = field
+        return col
+
+    def __array_finalize__(self, obj: object) -> None:
+        self.series_idx = getattr(obj, "series_idx", -1)
+        self.field = getattr(obj, "field", "")
+
+
+class BarView:
+    """Bars of one series visible now. `len(view)` is the number of closed bars; `view.close[-1]` the last."""
+
+    __slots__ = ("_count", "_idx", "_series")
+
+    def __init__(self, series: BarSeries, idx: int, count: Callable[[], int]) -> None:
+        self._series = series
+        self._idx = idx
+        self._count = count
+
+    @property
+    def instrument_id(self) -> str:
+        return self._series.instrument_id
+
+    @property
+    def timeframe(self) -> str:
+        return self._series.timeframe.name
+
+    def __len__(self) -> int:
+        return self._count()
+
+    def _col(self, name: str) -> np.ndarray:
+        arr: np.ndarray = getattr(self._series, name)
+        return Column.make(arr[: self._count()], self._idx, name)
+
+    @property
+    def ts(self) -> np.ndarray:
+        return self._col("ts")
+
+    @property
+    def open(self) -> np.ndarray:
+        return self._col("open")
+
+    @property
+    def high(self) -> np.ndarray:
+        return self._col("high")
+
+    @property
+    def low(self) -> np.ndarray:
+        return self._col("low")
+
+    @property
+    def close(self) -> np.ndarray:
+        return self._col("close")
+
+    @property
+    def volume(self) -> np.ndarray:
+        return self._col("volume")
+
+
+class IndicatorView:
+    """An indicator series truncated to the bars closed so far; `ind[-1]` is the latest value."""
+
+    __slots__ = ("_arr", "_count", "name")
+
+    def __init__(self, arr: np.ndarray, count: Callable[[], int], name: str) -> None:
+        self._arr = arr
+        self._count = count
+        self.name = name
+
+    def __len__(self) -> int:
+        return self._count()
+
+    def __getitem__(self, key: Any) -> Any:
+        n = self._count()
+        if isinstance(key, int):
+            if key < 0:
+                key += n
+            if not 0 <= key < n:
+                raise IndexError(f"indicator {self.name}: index out of the {n} bars seen so far")
+            return self._arr[key]
+        return self._arr[:n][key]
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._arr[: self._count()]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        v = self.values
+        return v.astype(dtype) if dtype is not None else v
