@@ -17,10 +17,23 @@ app = typer.Typer(
 )
 
 
+_registered = False
+
+
 def _register() -> None:
+    global _registered
+    if _registered:
+        return
+    _registered = True
     from traderbot.cli import data as data_cli
+    from traderbot.cli.backtest import backtest
+    from traderbot.cli.demo import demo
+    from traderbot.cli.optimize import optimize
 
     app.add_typer(data_cli.app, name="data")
+    app.command()(backtest)
+    app.command()(optimize)
+    app.command()(demo)
 
 
 def main(argv: list[str] | None = None) -> int:
