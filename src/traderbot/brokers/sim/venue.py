@@ -158,11 +158,6 @@ class SimulatedVenue:
         s = self.cache.series[series_idx]
         inst = self.cache.instruments[o.instrument_id]
         fill_ts = int(s.ts[i]) if ts is None else ts
-        if o.equity_fraction is not None and o.filled_qty == 0:
-            qty = self._size_from_equity(o, px)
-            if qty <= 0:
-                return self._reject(o, "INSUFFICIENT_FUNDS: equity too small for one lot at this price")
-            o.quantity = qty
         if o.reduce_only:
             net = self.portfolio.net_quantity(o.instrument_id)
             if net == 0 or (net > 0) == (o.side is OrderSide.BUY):
@@ -172,12 +167,17 @@ class SimulatedVenue:
                 return None
             if o.leaves_qty > abs(net):
                 o.quantity = o.filled_qty + abs(net)
-        qty = o.leaves_qty
         if slip:
             bar_range = inst.price_to_decimal(float(s.high[i])) - inst.price_to_decimal(float(s.low[i]))
-            adverse = self.config.slippage.slippage(inst, qty, bar_range, float(s.volume[i]))
+            adverse = self.config.slippage.slippage(inst, o.leaves_qty, bar_range, float(s.volume[i]))
             if adverse:
                 px = inst.round_price(px + adverse if o.side is OrderSide.BUY else px - adverse)
+        if o.equity_fraction is not None and o.filled_qty == 0:  # sized on the actual fill price
+            sized = self._size_from_equity(o, px)
+            if sized <= 0:
+                return self._reject(o, "INSUFFICIENT_FUNDS: equity too small for one lot at this price")
+            o.quantity = sized
+        qty = o.leaves_qty
         reason = self._margin_problem(o, qty, px)
         if reason:
             return self._reject(o, reason)
