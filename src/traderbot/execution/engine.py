@@ -95,6 +95,7 @@ class ExecutionEngine:
         self.cache.orders[order.client_order_id] = order
         self.journal.record(order)  # intent first, then the venue
         order.apply(OrderEventKind.SUBMITTED)
+        self.cache.track(order)
         self.bus.publish("orders", OrderSubmitted(order.client_order_id, order.instrument_id, order.strategy_id,
                                                   self.cache.now_ns))
         self.venue.submit(order)
@@ -105,6 +106,7 @@ class ExecutionEngine:
             return
         order.apply(OrderEventKind.PENDING_CANCEL)
         self.venue.cancel(order)
+        self.cache.track(order)
 
     # ---- venue events --------------------------------------------------------------------------------------
     def on_event(self, event: OrderEvent) -> None:
@@ -116,6 +118,7 @@ class ExecutionEngine:
             return
         kind = _KIND[type(event)]
         order.apply(kind, event.reason)
+        self.cache.track(order)
         if isinstance(event, OrderAccepted):
             order.venue_order_id = event.venue_order_id
         self.bus.publish("orders", event)
@@ -124,6 +127,7 @@ class ExecutionEngine:
         if not order.apply_fill(fill.trade_id, fill.quantity, fill.price):
             self.duplicate_fills += 1
             return
+        self.cache.track(order)
         self.portfolio.on_fill(fill, self._bar_index(fill.instrument_id))
         self.bus.publish("fills", fill)
         listener = self.fill_listeners.get(order.strategy_id)

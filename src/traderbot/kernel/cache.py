@@ -22,6 +22,7 @@ class Cache:
         self.visible: list[int] = []  # bars of each series visible now (index of the last closed bar + 1)
         self.primary: dict[str, int] = {}  # instrument id -> index of its primary (finest) series
         self.orders: dict[str, Order] = {}
+        self.open_ids: dict[str, Order] = {}  # open orders only, in submission order (kept by the OMS)
         self.now_ns = 0
 
     def add_series(self, instrument: Instrument, series: BarSeries) -> int:
@@ -67,11 +68,17 @@ class Cache:
     def open_orders(self, instrument_id: str | None = None, strategy_id: str | None = None) -> list[Order]:
         return [
             o
-            for o in self.orders.values()
-            if o.is_open
-            and (instrument_id is None or o.instrument_id == instrument_id)
+            for o in self.open_ids.values()
+            if (instrument_id is None or o.instrument_id == instrument_id)
             and (strategy_id is None or o.strategy_id == strategy_id)
         ]
+
+    def track(self, order: Order) -> None:
+        """Keep `open_ids` in step with the order's status after any change."""
+        if order.status.is_open:
+            self.open_ids[order.client_order_id] = order
+        else:
+            self.open_ids.pop(order.client_order_id, None)
 
     def series_index(self, instrument_id: str, timeframe_ns: int | None = None) -> int:
         if timeframe_ns is None:
