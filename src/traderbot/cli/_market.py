@@ -76,7 +76,7 @@ def _cut(series: BarSeries, start: int | None, end: int | None, what: str) -> Ba
 
 def load_market(
     pairs: list[str], timeframe: str | None, data_file: Path | None, start: str | None, end: str | None,
-    lot_size: str | None, account_currency: str | None, store_dir: Path | None = None,
+    lot_size: str | None, account_currency: str | None, store_dir: Path | None = None, drop_nan: bool = False,
 ) -> MarketData:
     """Bars for `--pair` ids from the store (plus FX conversion pairs when needed) or for `--data FILE`."""
     t0, t1 = _when(start, "--from"), _when(end, "--to")
@@ -88,7 +88,7 @@ def load_market(
             raise UserError("give either --data FILE or --pair, not both")
         from traderbot.data.loader import load_ohlcv_file
 
-        df, report = load_ohlcv_file(data_file, timeframe=timeframe)
+        df, report = load_ohlcv_file(data_file, timeframe=timeframe, drop_nan=drop_nan)
         notes.extend(report.to_text().splitlines()[:3])
         lot = dec(lot_size, "--lot-size") if lot_size else Decimal(0)
         inst = generic_instrument(Path(data_file).stem.upper()[:16] or "DATA", account_currency or "USD", lot)
@@ -117,7 +117,10 @@ def load_market(
 def _finest(store: object, instrument_id: str) -> str:
     entries = [e for e in store.list() if e.instrument == instrument_id]  # type: ignore[attr-defined]
     if not entries:
-        raise UserError(store.missing_message(instrument_id, "any"))  # type: ignore[attr-defined]
+        raise UserError(
+            f"no data for {instrument_id} in the store or the sample data: import it with "
+            f"'traderbot data import FILE --instrument {instrument_id} --timeframe TF'"
+        )
     from traderbot.model.timeframe import Timeframe
 
     return min((e.timeframe for e in entries), key=lambda t: Timeframe.parse(t).ns)

@@ -51,6 +51,7 @@ def backtest(
     no_report: Annotated[bool, Opt("--no-report", help="skip the CSV and HTML files")] = False,
     as_json: Annotated[bool, Opt("--json", help="print one JSON object")] = False,
     store: Annotated[Path | None, Opt("--store", help="data store folder")] = None,
+    drop_nan: Annotated[bool, Opt("--drop-nan", help="drop --data rows with missing prices")] = False,
 ) -> None:
     """Backtest a strategy with realistic costs; prints metrics and writes a trades CSV and an HTML report."""
     from traderbot.backtest.runner import BacktestSpec, run_backtest
@@ -63,7 +64,7 @@ def backtest(
             raise UserError(f"strategy {cls.name} has no long_only parameter")
         params["long_only"] = True
     cls(**params)  # validate names and ranges before loading data
-    market = load_market(pair or [], timeframe, data, start, end, lot_size, account_currency, store)
+    market = load_market(pair or [], timeframe, data, start, end, lot_size, account_currency, store, drop_nan)
     spec = BacktestSpec(
         strategy=cls, pairs=market.pairs, extra=market.extra, params=params,
         cash=dec(cash, "--cash", minimum=Decimal("0.01")),

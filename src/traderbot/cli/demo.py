@@ -22,5 +22,5 @@ def demo(
         commission_pct="0.002", commission_per_unit="0", commission_per_order="0", commission_min="0",
         spread_pips="1.0", slippage_pips="0.2", price_side="mid", fill="next_open", sizing_text="all_in",
         long_only=False, lot_size=None, account_currency="USD", out=out, no_report=False, as_json=False,
-        store=None,
+        store=None, drop_nan=False,
     )

@@ -39,7 +39,10 @@ class BarSeries:
         if len(df) == 0:
             raise UserError(f"no bars for {instrument_id} {tf}: choose a date range that contains data")
         ts = _ts_ns(df["ts"])
-        cols = {c: np.ascontiguousarray(df[c].to_numpy(dtype=np.float64)) for c in ("open", "high", "low", "close")}
+        cols = {
+            c: np.ascontiguousarray(df[c].to_numpy(dtype=np.float64))
+            for c in ("open", "high", "low", "close")
+        }
         vol = (
             np.ascontiguousarray(df["volume"].to_numpy(dtype=np.float64))
             if "volume" in df.columns
@@ -54,26 +57,41 @@ class BarSeries:
                     "repair or drop those rows before backtesting"
                 )
         if len(ts) > 1 and not np.all(np.diff(ts) > 0):
-            raise UserError(f"{instrument_id}: bar timestamps are not strictly increasing; sort and de-duplicate")
+            raise UserError(
+                f"{instrument_id}: bar timestamps are not strictly increasing; sort and de-duplicate"
+            )
         spread = None
         if "spread" in df.columns:
             spread = np.ascontiguousarray(df["spread"].to_numpy(dtype=np.float64))
-        return BarSeries(instrument_id, tf, ts, cols["open"], cols["high"], cols["low"], cols["close"], vol, spread)
+        return BarSeries(
+            instrument_id, tf, ts, cols["open"], cols["high"], cols["low"], cols["close"], vol, spread
+        )
 
     def slice_time(self, start_ns: int | None, end_ns: int | None) -> BarSeries:
         lo = 0 if start_ns is None else int(np.searchsorted(self.ts, start_ns, "left"))
         hi = len(self.ts) if end_ns is None else int(np.searchsorted(self.ts, end_ns, "right"))
         sp = None if self.spread is None else self.spread[lo:hi]
         return BarSeries(
-            self.instrument_id, self.timeframe, self.ts[lo:hi], self.open[lo:hi], self.high[lo:hi],
-            self.low[lo:hi], self.close[lo:hi], self.volume[lo:hi], sp,
+            self.instrument_id,
+            self.timeframe,
+            self.ts[lo:hi],
+            self.open[lo:hi],
+            self.high[lo:hi],
+            self.low[lo:hi],
+            self.close[lo:hi],
+            self.volume[lo:hi],
+            sp,
         )
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(
             {
                 "ts": pd.to_datetime(self.ts, utc=True),
-                "open": self.open, "high": self.high, "low": self.low, "close": self.close, "volume": self.volume,
+                "open": self.open,
+                "high": self.high,
+                "low": self.low,
+                "close": self.close,
+                "volume": self.volume,
             }
         )
 

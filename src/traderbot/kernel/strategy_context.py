@@ -88,9 +88,10 @@ class StrategyContext:
             part = func(*[x[:cut] if isinstance(a, Column) else x for a, x in zip(args, full)], **kwargs)
             _assert_prefix_equal(values, part, cut, name)
         self.indicators.append(name)
-        view = self.bar_view(series.instrument_id, series.timeframe.name if sidx != self.k.cache.primary.get(
-            series.instrument_id) else None)
-        return indicator_views(values, view.__len__, name)
+        primary = sidx == self.k.cache.primary.get(series.instrument_id)
+        view = self.bar_view(series.instrument_id, None if primary else series.timeframe.name)
+        fast = (self.k.cache.visible, sidx) if primary else None
+        return indicator_views(values, view.__len__, name, fast)
 
     # ---- account -------------------------------------------------------------------------------------------
     def position_qty(self, strategy_id: str, instrument_id: str) -> Decimal:

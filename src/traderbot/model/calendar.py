@@ -63,7 +63,7 @@ class FxCalendar(_GridCalendar):
         if len(ts_ns) == 0:
             return np.zeros(0, dtype=bool)
         local = pd.DatetimeIndex(np.asarray(ts_ns, dtype="datetime64[ns]"), tz="UTC").tz_convert(_NY)
-        dow = np.asarray(local.dayofweek)  # Monday=0 .. Sunday=6
+        dow = np.asarray(local.day_of_week)  # Monday=0 .. Sunday=6
         hour = np.asarray(local.hour)
         closed = (dow == 5) | ((dow == 4) & (hour >= 17)) | ((dow == 6) & (hour < 17))
         return ~closed
@@ -105,7 +105,7 @@ def _exchange(code: str):  # type: ignore[no-untyped-def]
     import exchange_calendars as xcals
 
     try:
-        return xcals.get_calendar(code)
+        return xcals.get_calendar(code, start="1990-01-01")
     except Exception as exc:  # exchange_calendars raises its own InvalidCalendarName
         raise ValueError(f"unknown market calendar {code!r}: use 'fx', '24/7' or an exchange code such as XNYS") from exc
 

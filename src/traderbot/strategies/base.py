@@ -129,14 +129,25 @@ class Strategy:
         self.ctx.log(self, message)
 
 
-def indicator_views(values: Any, count: Any, name: str) -> Any:
-    """Wrap an indicator's output (array, tuple of arrays, or NamedTuple of arrays) in causal views."""
+def indicator_views(values: Any, count: Any, name: str, visible: tuple[list[int], int] | None = None) -> Any:
+    """Wrap an indicator's output (array, tuple/NamedTuple of arrays, or an object of arrays) in causal views."""
+    import dataclasses
+
     import numpy as np
 
     if isinstance(values, np.ndarray):
-        return IndicatorView(values, count, name)
+        return IndicatorView(values, count, name, visible)
     if hasattr(values, "_fields"):
-        return type(values)(*[indicator_views(v, count, f"{name}.{f}") for f, v in zip(values._fields, values)])
+        return type(values)(
+            *[indicator_views(v, count, f"{name}.{f}", visible) for f, v in zip(values._fields, values)]
+        )
+    if dataclasses.is_dataclass(values) and not isinstance(values, type):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(**{
+            f.name: indicator_views(getattr(values, f.name), count, f"{name}.{f.name}", visible)
+            for f in dataclasses.fields(values)
+        })
     if isinstance(values, Sequence):
-        return tuple(indicator_views(v, count, f"{name}[{i}]") for i, v in enumerate(values))
+        return tuple(indicator_views(v, count, f"{name}[{i}]", visible) for i, v in enumerate(values))
     raise TypeError(f"indicator {name} returned {type(values).__name__}; return NumPy arrays")

@@ -85,19 +85,23 @@ class BarView:
 class IndicatorView:
     """An indicator series truncated to the bars closed so far; `ind[-1]` is the latest value."""
 
-    __slots__ = ("_arr", "_count", "name")
+    __slots__ = ("_arr", "_count", "_vidx", "_vis", "name")
 
-    def __init__(self, arr: np.ndarray, count: Callable[[], int], name: str) -> None:
+    def __init__(
+        self, arr: np.ndarray, count: Callable[[], int], name: str, visible: tuple[list[int], int] | None = None
+    ) -> None:
         self._arr = arr
         self._count = count
         self.name = name
+        # fast path: read the kernel's visible-bar counter directly instead of calling `count`
+        self._vis, self._vidx = visible if visible is not None else (None, 0)
 
     def __len__(self) -> int:
-        return self._count()
+        return self._count() if self._vis is None else self._vis[self._vidx]
 
     def __getitem__(self, key: Any) -> Any:
-        n = self._count()
-        if isinstance(key, int):
+        n = self._count() if self._vis is None else self._vis[self._vidx]
+        if key.__class__ is int:
             if key < 0:
                 key += n
             if not 0 <= key < n:
@@ -107,7 +111,7 @@ class IndicatorView:
 
     @property
     def values(self) -> np.ndarray:
-        return self._arr[: self._count()]
+        return self._arr[: len(self)]
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         v = self.values
