@@ -19,9 +19,27 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
 
 
 def test_backtest_json_has_the_documented_fields(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, err = _run(capsys, "backtest", "--strategy", "sma_cross", "--pair", "EURUSD", "--timeframe",
-                          "15m", "--param", "fast=10", "--param", "slow=40", "--spread-pips", "0.8",
-                          "--commission-pct", "0.002", "--json", "--out", str(tmp_path))
+    code, out, err = _run(
+        capsys,
+        "backtest",
+        "--strategy",
+        "sma_cross",
+        "--pair",
+        "EURUSD",
+        "--timeframe",
+        "15m",
+        "--param",
+        "fast=10",
+        "--param",
+        "slow=40",
+        "--spread-pips",
+        "0.8",
+        "--commission-pct",
+        "0.002",
+        "--json",
+        "--out",
+        str(tmp_path),
+    )
     assert code == 0, err
     doc = json.loads(out)
     for key in ("trades", "final_equity", "total_return", "sharpe", "max_drawdown", "trade_list"):
@@ -33,9 +51,9 @@ def test_backtest_json_has_the_documented_fields(capsys: pytest.CaptureFixture[s
     assert Path(doc["files"]["report_html"]).read_text().startswith("<!DOCTYPE html>")
     trades_csv = pd.read_csv(doc["files"]["trades_csv"])
     assert len(trades_csv) == doc["trades"]
-    assert doc["final_equity"] == pytest.approx(10_000 + sum(t["pnl"] for t in doc["trade_list"]), rel=1e-6) or (
-        doc["metrics"]["exposure"] > 0
-    )
+    assert doc["final_equity"] == pytest.approx(
+        10_000 + sum(t["pnl"] for t in doc["trade_list"]), rel=1e-6
+    ) or (doc["metrics"]["exposure"] > 0)
 
 
 def test_backtest_of_a_capitalised_csv_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -45,18 +63,42 @@ def test_backtest_of_a_capitalised_csv_file(capsys: pytest.CaptureFixture[str], 
     out_df.index = out_df.index.tz_localize(None)
     out_df.index.name = None
     out_df.to_csv(csv)
-    code, out, err = _run(capsys, "backtest", "--strategy", "sma_cross", "--data", str(csv), "--long-only",
-                          "--json", "--no-report")
+    code, out, err = _run(
+        capsys,
+        "backtest",
+        "--strategy",
+        "sma_cross",
+        "--data",
+        str(csv),
+        "--long-only",
+        "--json",
+        "--no-report",
+    )
     assert code == 0, err
     doc = json.loads(out)
     assert doc["trades"] > 0
     assert all(t["side"] == "long" for t in doc["trade_list"])
-    assert any(t["quantity"] != int(t["quantity"]) for t in doc["trade_list"]), "fractional without --lot-size"
+    assert any(t["quantity"] != int(t["quantity"]) for t in doc["trade_list"]), (
+        "fractional without --lot-size"
+    )
 
 
 def test_optimize_json_lists_every_grid_point(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = _run(capsys, "optimize", "--strategy", "sma_cross", "--pair", "EURUSD", "--timeframe", "15m",
-                          "--grid", "fast=5:20:5", "--grid", "slow=30:60:30", "--json")
+    code, out, err = _run(
+        capsys,
+        "optimize",
+        "--strategy",
+        "sma_cross",
+        "--pair",
+        "EURUSD",
+        "--timeframe",
+        "15m",
+        "--grid",
+        "fast=5:20:5",
+        "--grid",
+        "slow=30:60:30",
+        "--json",
+    )
     assert code == 0, err
     doc = json.loads(out)
     assert len(doc["results"]) == 8
@@ -66,8 +108,20 @@ def test_optimize_json_lists_every_grid_point(capsys: pytest.CaptureFixture[str]
 
 
 def test_optimize_prints_a_heatmap(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(capsys, "optimize", "--strategy", "sma_cross", "--pair", "EURUSD", "--grid",
-                        "fast=5,10", "--grid", "slow=30,60", "--objective", "total_return")
+    code, out, _ = _run(
+        capsys,
+        "optimize",
+        "--strategy",
+        "sma_cross",
+        "--pair",
+        "EURUSD",
+        "--grid",
+        "fast=5,10",
+        "--grid",
+        "slow=30,60",
+        "--objective",
+        "total_return",
+    )
     assert code == 0
     assert "heatmap" in out and "best:" in out
 
@@ -78,21 +132,32 @@ def test_optimize_prints_a_heatmap(capsys: pytest.CaptureFixture[str]) -> None:
         (["--strategy", "nope", "--pair", "EURUSD"], "unknown strategy 'nope': built-ins are"),
         (["--strategy", "sma_cross", "--pair", "EURXXX"], "unknown instrument 'EURXXX'"),
         (["--strategy", "sma_cross", "--pair", "EURUSD", "--param", "speed=3"], "valid parameters are"),
-        (["--strategy", "sma_cross", "--pair", "EURUSD", "--param", "fast=1"], "out of range: fast in [2, 500]"),
-        (["--strategy", "sma_cross", "--pair", "EURUSD", "--param", "fast=50", "--param", "slow=20"],
-         "needs fast < slow"),
+        (
+            ["--strategy", "sma_cross", "--pair", "EURUSD", "--param", "fast=1"],
+            "out of range: fast in [2, 500]",
+        ),
+        (
+            ["--strategy", "sma_cross", "--pair", "EURUSD", "--param", "fast=50", "--param", "slow=20"],
+            "needs fast < slow",
+        ),
         (["--strategy", "sma_cross", "--pair", "EURUSD", "--from", "2030-01-01"], "no bars for EURUSD"),
-        (["--strategy", "sma_cross", "--pair", "EURUSD", "--from", "2019-05-01", "--to", "2019-04-01"],
-         "--to is before --from"),
-        (["--strategy", "sma_cross", "--pair", "EURUSD", "--sizing", "lots:3"], "sizing 'lots:3' is not valid"),
+        (
+            ["--strategy", "sma_cross", "--pair", "EURUSD", "--from", "2019-05-01", "--to", "2019-04-01"],
+            "--to is before --from",
+        ),
+        (
+            ["--strategy", "sma_cross", "--pair", "EURUSD", "--sizing", "lots:3"],
+            "sizing 'lots:3' is not valid",
+        ),
         (["--strategy", "sma_cross", "--pair", "EURUSD", "--fill", "later"], "--fill 'later' is not valid"),
         (["--strategy", "sma_cross", "--pair", "EURUSD", "--cash", "-5"], "--cash must be"),
         (["--strategy", "sma_cross", "--pair", "EURUSD", "--timeframe", "7x"], "unknown timeframe"),
     ],
 )
-def test_bad_backtest_input_is_one_clear_line(capsys: pytest.CaptureFixture[str], args: list[str],
-                                              needle: str) -> None:
-    code, out, err = _run(capsys, "backtest", *args, "--no-report")
+def test_bad_backtest_input_is_one_clear_line(
+    capsys: pytest.CaptureFixture[str], args: list[str], needle: str
+) -> None:
+    code, _, err = _run(capsys, "backtest", *args, "--no-report")
     assert code == 2
     assert needle in err
     assert "Traceback" not in err
@@ -101,14 +166,18 @@ def test_bad_backtest_input_is_one_clear_line(capsys: pytest.CaptureFixture[str]
 
 def test_nan_prices_in_a_data_file_are_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     csv = tmp_path / "bad.csv"
-    csv.write_text("ts,open,high,low,close,volume\n2024-01-01,1,2,0.5,1.5,0\n2024-01-02,1,2,0.5,,0\n"
-                   "2024-01-03,1,2,0.5,1.6,0\n")
+    csv.write_text(
+        "ts,open,high,low,close,volume\n2024-01-01,1,2,0.5,1.5,0\n2024-01-02,1,2,0.5,,0\n"
+        "2024-01-03,1,2,0.5,1.6,0\n"
+    )
     code, _, err = _run(capsys, "backtest", "--strategy", "sma_cross", "--data", str(csv), "--no-report")
     assert code == 2
     assert "close" in err and "Traceback" not in err
 
 
 def test_unknown_grid_parameter_lists_valid_ones(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _run(capsys, "optimize", "--strategy", "sma_cross", "--pair", "EURUSD", "--grid", "speed=1:3:1")
+    code, _, err = _run(
+        capsys, "optimize", "--strategy", "sma_cross", "--pair", "EURUSD", "--grid", "speed=1:3:1"
+    )
     assert code == 2
     assert "valid parameters are" in err and "fast in [2, 500]" in err

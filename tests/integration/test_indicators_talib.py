@@ -57,7 +57,7 @@ CASES: dict[str, Pair] = {
     ),
     "macd": (lambda b: ti.macd(b["close"]), lambda b: talib.MACD(b["close"], 12, 26, 9)),
     "macd-5-35-5": (lambda b: ti.macd(b["close"], 5, 35, 5), lambda b: talib.MACD(b["close"], 5, 35, 5)),
-    "bollinger": (lambda b: ti.bollinger(b["close"]), lambda b: talib.BBANDS(b["close"], 5, 2.0, 2.0, 0)),
+    "bollinger": (lambda b: ti.bollinger(b["close"]), lambda b: talib.BBANDS(b["close"])),
     "bollinger-20": (
         lambda b: ti.bollinger(b["close"], 20, 2.0, 2.0, 0),
         lambda b: talib.BBANDS(b["close"], 20, 2.0, 2.0, 0),

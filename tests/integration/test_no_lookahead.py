@@ -79,8 +79,11 @@ class Counter(Strategy):
 def test_an_indicator_that_reads_future_bars_is_refused() -> None:
     df = sample_store().read("EURUSD", "15m").iloc[:500]
     with pytest.raises(LookAheadError, match="uses future data"):
-        run_backtest(BacktestSpec(strategy=Peeker, pairs=[(get_instrument("EURUSD"),
-                                                           BarSeries.from_frame(df, "EURUSD", "15m"))]))
+        run_backtest(
+            BacktestSpec(
+                strategy=Peeker, pairs=[(get_instrument("EURUSD"), BarSeries.from_frame(df, "EURUSD", "15m"))]
+            )
+        )
 
 
 def test_strategy_sees_only_closed_bars_and_completed_higher_timeframe_bars() -> None:

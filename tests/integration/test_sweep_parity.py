@@ -32,10 +32,13 @@ def _sample(pair: str, tf: str) -> tuple[Instrument, BarSeries]:
     return get_instrument(pair), BarSeries.from_frame(df, pair, tf)
 
 
-def _compare(name: str, params: dict[str, Any], inst: Instrument, series: BarSeries, venue: VenueConfig,
-             sizing: Sizing) -> None:
+def _compare(
+    name: str, params: dict[str, Any], inst: Instrument, series: BarSeries, venue: VenueConfig, sizing: Sizing
+) -> None:
     cls = get_strategy(name)
-    ev = run_backtest(BacktestSpec(strategy=cls, pairs=[(inst, series)], params=params, venue=venue, sizing=sizing))
+    ev = run_backtest(
+        BacktestSpec(strategy=cls, pairs=[(inst, series)], params=params, venue=venue, sizing=sizing)
+    )
     stats, sw = sweep_trades(cls, inst, series, params, venue=venue, sizing=sizing)
     assert len(ev.trades) > 20, "the case must actually trade"
     assert int(stats[K.S_TRADES]) == len(ev.trades)
@@ -75,8 +78,14 @@ def test_sweep_matches_event_engine_for_each_sizing_method(sizing: str) -> None:
 
 def test_sweep_matches_event_engine_with_fills_at_the_close() -> None:
     inst, series = _sample("AUDUSD", "15m")
-    _compare("stoch_rsi", {}, inst, series, VenueConfig(fill_on="close", spread=SpreadModel(Decimal(1))),
-             Sizing.parse("all_in"))
+    _compare(
+        "stoch_rsi",
+        {},
+        inst,
+        series,
+        VenueConfig(fill_on="close", spread=SpreadModel(Decimal(1))),
+        Sizing.parse("all_in"),
+    )
 
 
 @pytest.mark.shared_data
@@ -84,9 +93,18 @@ def test_sweep_matches_event_engine_on_histdata_minutes(shared_data_dir: Path) -
     df = pd.read_parquet(shared_data_dir / "histdata_fx_m1" / "USDJPY_1m.parquet").iloc[-60_000:]
     inst = get_instrument("USDJPY")
     series = BarSeries.from_frame(df, "USDJPY", "1m")
-    for name, params in [("sma_cross", {"fast": 20, "slow": 90}), ("qfh", {"conf_min": 0.65, "coh_min": 0.3})]:
-        _compare(name, params, inst, series, VenueConfig(spread=SpreadModel(Decimal("0.5"))),
-                 Sizing.parse("all_in"))
+    for name, params in [
+        ("sma_cross", {"fast": 20, "slow": 90}),
+        ("qfh", {"conf_min": 0.65, "coh_min": 0.3}),
+    ]:
+        _compare(
+            name,
+            params,
+            inst,
+            series,
+            VenueConfig(spread=SpreadModel(Decimal("0.5"))),
+            Sizing.parse("all_in"),
+        )
 
 
 def test_run_sweep_rows_equal_single_runs() -> None:

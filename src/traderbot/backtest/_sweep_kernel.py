@@ -15,12 +15,40 @@ import numpy as np
 from numba import njit, prange
 
 # cfg indices (float64 array)
-FILL_CLOSE, BUY_ADD, SELL_SUB, SLIP, TICK, LOT, PER_UNIT, PCT, PER_ORDER, MIN_FEE, MULT, MARGIN, SIZING, \
-    SIZE_VALUE, LONG_ONLY, CASH, PPY = range(17)
+(
+    FILL_CLOSE,
+    BUY_ADD,
+    SELL_SUB,
+    SLIP,
+    TICK,
+    LOT,
+    PER_UNIT,
+    PCT,
+    PER_ORDER,
+    MIN_FEE,
+    MULT,
+    MARGIN,
+    SIZING,
+    SIZE_VALUE,
+    LONG_ONLY,
+    CASH,
+    PPY,
+) = range(17)
 N_CFG = 17
 # stats indices
-S_FINAL, S_TRADES, S_SHARPE, S_SORTINO, S_MAXDD, S_RETURN, S_GROSS_WIN, S_GROSS_LOSS, S_WINS, S_CALMAR, \
-    S_REJECTED = range(11)
+(
+    S_FINAL,
+    S_TRADES,
+    S_SHARPE,
+    S_SORTINO,
+    S_MAXDD,
+    S_RETURN,
+    S_GROSS_WIN,
+    S_GROSS_LOSS,
+    S_WINS,
+    S_CALMAR,
+    S_REJECTED,
+) = range(11)
 N_STATS = 11
 
 
@@ -45,9 +73,18 @@ def _fee(q: float, px: float, cfg: np.ndarray) -> float:
 
 
 @njit(cache=True)
-def simulate(  # noqa: C901 - one loop on purpose: it is the hot path
-    o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, sig: np.ndarray, sl_px: np.ndarray,
-    tp_px: np.ndarray, risk_dist: np.ndarray, day_end: np.ndarray, cfg: np.ndarray, record: bool,
+def simulate(
+    o: np.ndarray,
+    h: np.ndarray,
+    lo: np.ndarray,
+    c: np.ndarray,
+    sig: np.ndarray,
+    sl_px: np.ndarray,
+    tp_px: np.ndarray,
+    risk_dist: np.ndarray,
+    day_end: np.ndarray,
+    cfg: np.ndarray,
+    record: bool,
     tr_out: np.ndarray,
 ) -> np.ndarray:
     n = len(c)
@@ -201,7 +238,11 @@ def simulate(  # noqa: C901 - one loop on purpose: it is the hot path
             elif d != 0 and cfg[SIZING] == 2.0:
                 eq_now = bal + pos * (c[t] - avg) * mult
                 dist = abs(c[t] - sl_px[t]) if sl_px[t] == sl_px[t] and d != 0 else risk_dist[t]
-                q_fixed = _floor_lot(eq_now * cfg[SIZE_VALUE] / 100.0 / (dist * mult), cfg[LOT]) if dist > 0 else -1.0
+                q_fixed = (
+                    _floor_lot(eq_now * cfg[SIZE_VALUE] / 100.0 / (dist * mult), cfg[LOT])
+                    if dist > 0
+                    else -1.0
+                )
             if cfg[FILL_CLOSE]:
                 pend_close = want_close
                 pend_dir = d
@@ -306,8 +347,16 @@ def simulate(  # noqa: C901 - one loop on purpose: it is the hot path
 
 @njit(cache=True, parallel=True)
 def simulate_many(
-    o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, sigs: np.ndarray, sl_px: np.ndarray,
-    tp_px: np.ndarray, risk_dist: np.ndarray, day_end: np.ndarray, cfg: np.ndarray,
+    o: np.ndarray,
+    h: np.ndarray,
+    lo: np.ndarray,
+    c: np.ndarray,
+    sigs: np.ndarray,
+    sl_px: np.ndarray,
+    tp_px: np.ndarray,
+    risk_dist: np.ndarray,
+    day_end: np.ndarray,
+    cfg: np.ndarray,
 ) -> np.ndarray:
     """Stats for each row of `sigs` (one parameter set per row), run in parallel across rows."""
     m = sigs.shape[0]

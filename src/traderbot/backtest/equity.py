@@ -65,6 +65,6 @@ def equity_curve(
     exposure = pd.Series(exposed, index=index, name="exposure")
     keep = ~equity.index.duplicated(keep="last")
     equity, exposure = equity[keep], exposure[keep]
-    start = pd.DatetimeIndex([pd.Timestamp(min(start_ns, int(ts[0]) - 1), tz="UTC")]).as_unit("ns")
-    first = pd.Series([float(portfolio.starting_cash)], index=start)
+    start_index = pd.DatetimeIndex([pd.Timestamp(min(start_ns, int(ts[0]) - 1), tz="UTC")]).as_unit("ns")
+    first = pd.Series([float(portfolio.starting_cash)], index=start_index)
     return pd.concat([first, equity]), pd.concat([pd.Series([0.0], index=first.index), exposure])

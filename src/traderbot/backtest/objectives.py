@@ -38,5 +38,14 @@ def objective_values(name: str, stats: np.ndarray) -> np.ndarray:
     return np.asarray(table[name], dtype=np.float64)
 
 
-OBJECTIVES = ("sharpe", "sortino", "calmar", "total_return", "final_equity", "max_drawdown", "profit_factor",
-              "expectancy", "win_rate")
+OBJECTIVES = (
+    "sharpe",
+    "sortino",
+    "calmar",
+    "total_return",
+    "final_equity",
+    "max_drawdown",
+    "profit_factor",
+    "expectancy",
+    "win_rate",
+)

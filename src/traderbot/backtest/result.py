@@ -12,8 +12,17 @@ import pandas as pd
 from traderbot.core.messages import TradeClosed
 
 TRADE_COLUMNS = [
-    "instrument", "side", "quantity", "entry_time", "exit_time", "entry_price", "exit_price", "pnl",
-    "commission", "return_pct", "bars_held",
+    "instrument",
+    "side",
+    "quantity",
+    "entry_time",
+    "exit_time",
+    "entry_price",
+    "exit_price",
+    "pnl",
+    "commission",
+    "return_pct",
+    "bars_held",
 ]
 
 
@@ -62,12 +71,18 @@ class BacktestResult:
         m = {k: _num(v) for k, v in self.metrics.items()}
         trade_list = [
             {
-                "instrument": r.instrument, "side": r.side, "quantity": r.quantity,
-                "entry_time": r.entry_time.isoformat(), "exit_time": r.exit_time.isoformat(),
-                "entry_price": r.entry_price, "exit_price": r.exit_price, "pnl": r.pnl,
-                "commission": r.commission, "bars_held": int(r.bars_held),
+                "instrument": r["instrument"],
+                "side": r["side"],
+                "quantity": r["quantity"],
+                "entry_time": pd.Timestamp(r["entry_time"]).isoformat(),
+                "exit_time": pd.Timestamp(r["exit_time"]).isoformat(),
+                "entry_price": r["entry_price"],
+                "exit_price": r["exit_price"],
+                "pnl": r["pnl"],
+                "commission": r["commission"],
+                "bars_held": int(r["bars_held"]),
             }
-            for r in self.trades.itertuples(index=False)
+            for r in self.trades.to_dict("records")
         ]
         return {
             "strategy": self.strategy,

@@ -39,7 +39,9 @@ def run_backtest(spec: BacktestSpec) -> BacktestResult:
     if not spec.pairs:
         raise UserError("no pair to backtest: give at least one --pair or --data FILE")
     currency = spec.account_currency or _default_currency(spec.pairs)
-    kernel = Kernel(account_currency=currency, starting_cash=spec.cash, venue=spec.venue, risk_limits=spec.risk)
+    kernel = Kernel(
+        account_currency=currency, starting_cash=spec.cash, venue=spec.venue, risk_limits=spec.risk
+    )
     kernel.finite_replay = True
     for inst, series in spec.pairs + spec.extra:
         if len(series) == 0:

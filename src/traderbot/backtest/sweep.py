@@ -36,8 +36,9 @@ class SweepResult:
         return self.stats[:, index]
 
 
-def build_cfg(inst: Instrument, venue: VenueConfig, sizing: Sizing, cash: Decimal, long_only: bool,
-              ppy: int) -> np.ndarray:
+def build_cfg(
+    inst: Instrument, venue: VenueConfig, sizing: Sizing, cash: Decimal, long_only: bool, ppy: int
+) -> np.ndarray:
     """The simulator's settings as a float array, refusing what the sweep cannot mirror exactly."""
     if not venue.financing.is_zero:
         raise UserError("the sweep path has no financing model: drop financing or use `traderbot backtest`")
@@ -46,7 +47,9 @@ def build_cfg(inst: Instrument, venue: VenueConfig, sizing: Sizing, cash: Decima
     elif isinstance(venue.slippage, NoSlippage):
         slip = 0.0
     else:
-        raise UserError("the sweep path supports fixed slippage only: use --slippage-pips or `traderbot backtest`")
+        raise UserError(
+            "the sweep path supports fixed slippage only: use --slippage-pips or `traderbot backtest`"
+        )
     spread = float(venue.spread.pips * inst.pip_size)
     buy_add, sell_sub = (spread / 2, spread / 2) if venue.spread.price_side == "mid" else (spread, 0.0)
     c = venue.commission
@@ -77,20 +80,27 @@ def day_ends(series: BarSeries) -> tuple[np.ndarray, int]:
 
 def grid(spec: dict[str, list[Any]]) -> list[dict[str, Any]]:
     names = list(spec)
-    return [dict(zip(names, combo)) for combo in itertools.product(*(spec[n] for n in names))]
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*(spec[n] for n in names))]
 
 
 def _prices(series: BarSeries, inst: Instrument) -> tuple[np.ndarray, ...]:
     """Data prices rounded to the instrument's precision, exactly as the event engine reads them."""
     p = inst.price_precision
-    return tuple(np.round(a, p) if p < 12 else a for a in (series.open, series.high, series.low, series.close))
+    return tuple(
+        np.round(a, p) if p < 12 else a for a in (series.open, series.high, series.low, series.close)
+    )
 
 
-def _signals(cls: type[SignalStrategy], params: dict[str, Any], arrays: tuple[np.ndarray, ...], inst: Instrument,
-             tick: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _signals(
+    cls: type[SignalStrategy],
+    params: dict[str, Any],
+    arrays: tuple[np.ndarray, ...],
+    inst: Instrument,
+    tick: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     strat = cls(**params)
     if hasattr(strat, "pip_size"):
-        strat.pip_size = float(inst.pip_size)  # type: ignore[attr-defined]
+        strat.pip_size = float(inst.pip_size)
     o, h, lo, c, v = arrays
     sig = np.ascontiguousarray(strat.signals(o, h, lo, c, v), dtype=np.int8)
     dist = strat.exit_distances(o, h, lo, c)
@@ -110,14 +120,21 @@ def _risk_dist(series: BarSeries, sig: np.ndarray) -> np.ndarray:
     """2 x ATR(14) distance at each signal bar, computed exactly as the event engine's sizing does."""
     out = np.zeros(len(sig))
     for t in np.flatnonzero(sig):
-        out[t] = float(Decimal(repr(2 * atr_distance(series.high[: t + 1], series.low[: t + 1],
-                                                     series.close[: t + 1]))))
+        out[t] = float(
+            Decimal(repr(2 * atr_distance(series.high[: t + 1], series.low[: t + 1], series.close[: t + 1])))
+        )
     return out
 
 
 def run_sweep(
-    cls: type[SignalStrategy], inst: Instrument, series: BarSeries, param_sets: list[dict[str, Any]], *,
-    venue: VenueConfig | None = None, sizing: Sizing | None = None, cash: Decimal = Decimal(10_000),
+    cls: type[SignalStrategy],
+    inst: Instrument,
+    series: BarSeries,
+    param_sets: list[dict[str, Any]],
+    *,
+    venue: VenueConfig | None = None,
+    sizing: Sizing | None = None,
+    cash: Decimal = Decimal(10_000),
 ) -> SweepResult:
     """Stats for every parameter set (rows in the order given), evaluated in parallel."""
     if not param_sets:
@@ -132,8 +149,11 @@ def run_sweep(
     tick = float(inst.tick_size)
     sigs, sls, tps = [], [], []
     for p in param_sets:
-        sig, sl, tp = cls.sweep_signals(p, arrays, inst, tick) if hasattr(cls, "sweep_signals") else _signals(
-            cls, p, arrays, inst, tick)
+        sig, sl, tp = (
+            cls.sweep_signals(p, arrays, inst, tick)
+            if hasattr(cls, "sweep_signals")
+            else _signals(cls, p, arrays, inst, tick)
+        )
         sigs.append(sig)
         sls.append(sl)
         tps.append(tp)
@@ -141,8 +161,11 @@ def run_sweep(
     same_exits = all(np.isnan(s).all() for s in sls) and all(np.isnan(t).all() for t in tps)
     sl_m = np.vstack(sls[:1] if same_exits else sls)
     tp_m = np.vstack(tps[:1] if same_exits else tps)
-    risk = _risk_dist(series, np.any(sig_m != 0, axis=0).astype(np.int8)) if sizing.method == "risk" else np.zeros(
-        len(c))
+    risk = (
+        _risk_dist(series, np.any(sig_m != 0, axis=0).astype(np.int8))
+        if sizing.method == "risk"
+        else np.zeros(len(c))
+    )
     long_only = bool(param_sets[0].get("long_only", False))
     cfg = build_cfg(inst, venue, sizing, cash, long_only, ppy)
     stats = K.simulate_many(o, h, lo, c, sig_m, sl_m, tp_m, risk, ends, cfg)
@@ -150,8 +173,14 @@ def run_sweep(
 
 
 def sweep_trades(
-    cls: type[SignalStrategy], inst: Instrument, series: BarSeries, params: dict[str, Any], *,
-    venue: VenueConfig | None = None, sizing: Sizing | None = None, cash: Decimal = Decimal(10_000),
+    cls: type[SignalStrategy],
+    inst: Instrument,
+    series: BarSeries,
+    params: dict[str, Any],
+    *,
+    venue: VenueConfig | None = None,
+    sizing: Sizing | None = None,
+    cash: Decimal = Decimal(10_000),
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """One parameter set with its trade list (for parity checks and reports)."""
     venue = venue or VenueConfig()
@@ -168,9 +197,15 @@ def sweep_trades(
     ts = series.ts
     exit_ts = np.where(cfg[K.FILL_CLOSE] > 0, series.ts_close[r[:, 1].astype(int)], ts[r[:, 1].astype(int)])
     entry_ts = np.where(cfg[K.FILL_CLOSE] > 0, series.ts_close[r[:, 0].astype(int)], ts[r[:, 0].astype(int)])
-    trades = pd.DataFrame({
-        "entry_time": pd.to_datetime(entry_ts, utc=True), "exit_time": pd.to_datetime(exit_ts, utc=True),
-        "side": np.where(r[:, 2] > 0, "long", "short"), "quantity": r[:, 3], "entry_price": r[:, 4],
-        "exit_price": r[:, 5], "pnl": r[:, 6],
-    })
+    trades = pd.DataFrame(
+        {
+            "entry_time": pd.to_datetime(entry_ts, utc=True),
+            "exit_time": pd.to_datetime(exit_ts, utc=True),
+            "side": np.where(r[:, 2] > 0, "long", "short"),
+            "quantity": r[:, 3],
+            "entry_price": r[:, 4],
+            "exit_price": r[:, 5],
+            "pnl": r[:, 6],
+        }
+    )
     return stats, trades

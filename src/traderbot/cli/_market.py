@@ -33,8 +33,15 @@ def dec(text: str | float | None, flag: str, *, minimum: Decimal = Decimal(0)) -
 
 
 def venue_config(
-    *, fill: str, spread_pips: str, commission_pct: str, commission_per_unit: str = "0",
-    commission_per_order: str = "0", commission_min: str = "0", slippage_pips: str = "0", price_side: str = "bid",
+    *,
+    fill: str,
+    spread_pips: str,
+    commission_pct: str,
+    commission_per_unit: str = "0",
+    commission_per_order: str = "0",
+    commission_min: str = "0",
+    slippage_pips: str = "0",
+    price_side: str = "bid",
 ) -> VenueConfig:
     if fill not in {"next_open", "close"}:
         raise UserError(f"--fill {fill!r} is not valid: use next_open or close")
@@ -70,13 +77,22 @@ def _cut(series: BarSeries, start: int | None, end: int | None, what: str) -> Ba
     if len(out) == 0:
         first = pd.Timestamp(int(series.ts[0]), tz="UTC")
         last = pd.Timestamp(int(series.ts[-1]), tz="UTC")
-        raise UserError(f"no bars for {what} in the chosen range: the data spans {first} .. {last}; fix --from/--to")
+        raise UserError(
+            f"no bars for {what} in the chosen range: the data spans {first} .. {last}; fix --from/--to"
+        )
     return out
 
 
 def load_market(
-    pairs: list[str], timeframe: str | None, data_file: Path | None, start: str | None, end: str | None,
-    lot_size: str | None, account_currency: str | None, store_dir: Path | None = None, drop_nan: bool = False,
+    pairs: list[str],
+    timeframe: str | None,
+    data_file: Path | None,
+    start: str | None,
+    end: str | None,
+    lot_size: str | None,
+    account_currency: str | None,
+    store_dir: Path | None = None,
+    drop_nan: bool = False,
 ) -> MarketData:
     """Bars for `--pair` ids from the store (plus FX conversion pairs when needed) or for `--data FILE`."""
     t0, t1 = _when(start, "--from"), _when(end, "--to")
@@ -127,7 +143,11 @@ def _finest(store: object, instrument_id: str) -> str:
 
 
 def _conversions(
-    store: object, pairs: list[tuple[Instrument, BarSeries]], account: str | None, t0: int | None, t1: int | None
+    store: object,
+    pairs: list[tuple[Instrument, BarSeries]],
+    account: str | None,
+    t0: int | None,
+    t1: int | None,
 ) -> list[tuple[Instrument, BarSeries]]:
     quotes = {inst.quote for inst, _ in pairs}
     acc = account or (next(iter(quotes)) if len(quotes) == 1 else "USD")
@@ -156,7 +176,7 @@ def _infer_tf(df: pd.DataFrame) -> str:
     from traderbot.model.timeframe import Timeframe
 
     step = pd.Series(df["ts"]).diff().dropna().median()
-    seconds = int(step.total_seconds())
+    seconds = int(pd.Timedelta(step).total_seconds())
     for name in ("1m", "5m", "15m", "30m", "1h", "4h", "1d"):
         if Timeframe.parse(name).seconds >= seconds:
             return name

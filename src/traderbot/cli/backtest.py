@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,7 +28,9 @@ def parse_params(items: list[str]) -> dict[str, str]:
 
 def backtest(
     strategy: Annotated[str, Opt("--strategy", "-s", help="built-in name or path/to/file.py")],
-    pair: Annotated[list[str] | None, Opt("--pair", "-p", help="instrument id; repeat for a portfolio")] = None,
+    pair: Annotated[
+        list[str] | None, Opt("--pair", "-p", help="instrument id; repeat for a portfolio")
+    ] = None,
     timeframe: Annotated[str | None, Opt("--timeframe", "-t", help="e.g. 15m, 4h, 1d")] = None,
     start: Annotated[str | None, Opt("--from", help="first date (UTC)")] = None,
     end: Annotated[str | None, Opt("--to", help="last date (UTC)")] = None,
@@ -66,12 +68,22 @@ def backtest(
     cls(**params)  # validate names and ranges before loading data
     market = load_market(pair or [], timeframe, data, start, end, lot_size, account_currency, store, drop_nan)
     spec = BacktestSpec(
-        strategy=cls, pairs=market.pairs, extra=market.extra, params=params,
+        strategy=cls,
+        pairs=market.pairs,
+        extra=market.extra,
+        params=params,
         cash=dec(cash, "--cash", minimum=Decimal("0.01")),
         account_currency=account_currency,
-        venue=venue_config(fill=fill, spread_pips=spread_pips, commission_pct=commission_pct,
-                           commission_per_unit=commission_per_unit, commission_per_order=commission_per_order,
-                           commission_min=commission_min, slippage_pips=slippage_pips, price_side=price_side),
+        venue=venue_config(
+            fill=fill,
+            spread_pips=spread_pips,
+            commission_pct=commission_pct,
+            commission_per_unit=commission_per_unit,
+            commission_per_order=commission_per_order,
+            commission_min=commission_min,
+            slippage_pips=slippage_pips,
+            price_side=price_side,
+        ),
         sizing=sizing(sizing_text),
     )
     result = run_backtest(spec)
@@ -94,11 +106,21 @@ def write_outputs(result: Any, market: Any, out: Path) -> dict[str, str]:
     stem = f"{result.strategy}_{'-'.join(result.pairs)}".replace("/", "_")
     csv_path = write_trades_csv(result.trades, out / f"{stem}_trades.csv")
     prices = {inst.id: series.to_frame().set_index("ts") for inst, series in market.pairs}
-    params = {"strategy": result.strategy, **{f"param {k}": str(v) for k, v in result.params.items()},
-              **result.settings}
-    html = write_html_report(out / f"{stem}.html", title=f"{result.strategy} on {', '.join(result.pairs)}",
-                             equity=result.equity, trades=result.trades, prices=prices, metrics=result.metrics,
-                             params=params, currency=result.settings.get("account_currency", ""))
+    params = {
+        "strategy": result.strategy,
+        **{f"param {k}": str(v) for k, v in result.params.items()},
+        **result.settings,
+    }
+    html = write_html_report(
+        out / f"{stem}.html",
+        title=f"{result.strategy} on {', '.join(result.pairs)}",
+        equity=result.equity,
+        trades=result.trades,
+        prices=prices,
+        metrics=result.metrics,
+        params=params,
+        currency=result.settings.get("account_currency", ""),
+    )
     return {"trades_csv": str(csv_path), "report_html": str(html)}
 
 
@@ -108,11 +130,15 @@ def print_summary(result: Any, files: dict[str, str]) -> None:
     from traderbot.analytics.tables import metrics_table
 
     console = Console()
-    console.print(f"[bold]{result.strategy}[/] on {', '.join(result.pairs)}: {result.bars:,} bars, "
-                  f"params {result.params}")
+    console.print(
+        f"[bold]{result.strategy}[/] on {', '.join(result.pairs)}: {result.bars:,} bars, "
+        f"params {result.params}"
+    )
     console.print(metrics_table(result.metrics))
-    console.print(f"final equity {result.final_equity_exact} {result.settings['account_currency']} "
-                  f"(orders {result.orders}, denied {result.denied}, rejected {result.rejected}); "
-                  "all figures include the costs given")
+    console.print(
+        f"final equity {result.final_equity_exact} {result.settings['account_currency']} "
+        f"(orders {result.orders}, denied {result.denied}, rejected {result.rejected}); "
+        "all figures include the costs given"
+    )
     for label, path in files.items():
         console.print(f"{label}: {path}")

@@ -35,7 +35,7 @@ def parse_grid(items: list[str], cls: Any) -> dict[str, list[Any]]:
             a, b, s = (float(dec(x, "--grid")) if not x.strip().startswith("-") else float(x) for x in parts)
             if s <= 0 or b < a:
                 raise UserError(f"--grid {item!r}: need start <= stop and step > 0")
-            count = int(math.floor((b - a) / s + 1e-9)) + 1
+            count = math.floor((b - a) / s + 1e-9) + 1
             values: list[Any] = [a + k * s for k in range(count)]
         else:
             values = [v for v in rng.split(",") if v.strip()]
@@ -59,7 +59,9 @@ def optimize(
     timeframe: Annotated[str | None, Opt("--timeframe", "-t")] = None,
     start: Annotated[str | None, Opt("--from")] = None,
     end: Annotated[str | None, Opt("--to")] = None,
-    objective: Annotated[str, Opt("--objective", help="sharpe, sortino, calmar, total_return, ...")] = "sharpe",
+    objective: Annotated[
+        str, Opt("--objective", help="sharpe, sortino, calmar, total_return, ...")
+    ] = "sharpe",
     min_trades: Annotated[int, Opt("--min-trades", help="ignore results with fewer trades")] = 1,
     param: Annotated[list[str] | None, Opt("--param", help="fixed parameter key=value")] = None,
     cash: Annotated[str, Opt("--cash")] = "10000",
@@ -79,11 +81,18 @@ def optimize(
 ) -> None:
     """Evaluate every grid point with the numba sweep path; print the best parameters and a heatmap."""
     from traderbot.backtest.objectives import objective_values
-    from traderbot.backtest.sweep import grid as expand, run_sweep
+    from traderbot.backtest.sweep import grid as expand
+    from traderbot.backtest.sweep import run_sweep
     from traderbot.cli.backtest import parse_params
     from traderbot.strategies.registry import get_strategy
+    from traderbot.strategies.signal_strategy import SignalStrategy
 
-    cls = get_strategy(strategy)
+    found = get_strategy(strategy)
+    if not issubclass(found, SignalStrategy):
+        raise UserError(
+            f"strategy {found.name} has no sweep path: use `traderbot backtest` per parameter set"
+        )
+    cls = found
     fixed: dict[str, Any] = parse_params(param or [])
     if long_only:
         fixed["long_only"] = True
@@ -100,30 +109,57 @@ def optimize(
         raise UserError(f"no valid parameter set in the grid ({skipped[0] if skipped else 'empty'})")
     market = load_market([pair] if pair else [], timeframe, data, start, end, lot_size, None, store)
     inst, series = market.pairs[0]
-    venue = venue_config(fill=fill, spread_pips=spread_pips, commission_pct=commission_pct,
-                         commission_per_unit=commission_per_unit, commission_per_order=commission_per_order,
-                         commission_min=commission_min, slippage_pips=slippage_pips, price_side=price_side)
-    res = run_sweep(cls, inst, series, valid, venue=venue, sizing=sizing(sizing_text),
-                    cash=dec(cash, "--cash", minimum=Decimal("0.01")))
+    venue = venue_config(
+        fill=fill,
+        spread_pips=spread_pips,
+        commission_pct=commission_pct,
+        commission_per_unit=commission_per_unit,
+        commission_per_order=commission_per_order,
+        commission_min=commission_min,
+        slippage_pips=slippage_pips,
+        price_side=price_side,
+    )
+    res = run_sweep(
+        cls,
+        inst,
+        series,
+        valid,
+        venue=venue,
+        sizing=sizing(sizing_text),
+        cash=dec(cash, "--cash", minimum=Decimal("0.01")),
+    )
     score = objective_values(objective, res.stats)
     trades = res.stats[:, 1].astype(int)
     ranked = np.where((trades >= min_trades) & ~np.isnan(score), score, -np.inf)
     best = int(np.argmax(ranked)) if np.isfinite(ranked).any() else -1
     rows = [
-        {"params": {k: v for k, v in p.items() if k in space}, "final_equity": float(res.stats[j, 0]),
-         "trades": int(trades[j]), "sharpe": _num(res.stats[j, 2]), objective: _num(score[j])}
+        {
+            "params": {k: v for k, v in p.items() if k in space},
+            "final_equity": float(res.stats[j, 0]),
+            "trades": int(trades[j]),
+            "sharpe": _num(res.stats[j, 2]),
+            objective: _num(score[j]),
+        }
         for j, p in enumerate(valid)
     ]
-    payload = {"strategy": cls.name, "pair": inst.id, "bars": res.bars, "objective": objective,
-               "min_trades": min_trades, "evaluated": len(valid), "skipped": len(skipped),
-               "results": rows, "best": rows[best] if best >= 0 else None}
+    payload = {
+        "strategy": cls.name,
+        "pair": inst.id,
+        "bars": res.bars,
+        "objective": objective,
+        "min_trades": min_trades,
+        "evaluated": len(valid),
+        "skipped": len(skipped),
+        "results": rows,
+        "best": rows[best] if best >= 0 else None,
+    }
     if as_json:
         sys.stdout.write(json.dumps(payload, allow_nan=False) + "\n")
         return
     _print(payload, space, score, valid, skipped)
 
 
-def _num(x: float) -> float | None | str:
+def _num(x: float) -> float | str | None:
     if math.isnan(x):
         return None
     if math.isinf(x):
@@ -131,21 +167,33 @@ def _num(x: float) -> float | None | str:
     return float(x)
 
 
-def _print(payload: dict[str, Any], space: dict[str, list[Any]], score: np.ndarray, valid: list[dict[str, Any]],
-           skipped: list[str]) -> None:
+def _print(
+    payload: dict[str, Any],
+    space: dict[str, list[Any]],
+    score: np.ndarray,
+    valid: list[dict[str, Any]],
+    skipped: list[str],
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
     obj = payload["objective"]
-    console.print(f"[bold]{payload['strategy']}[/] on {payload['pair']}: {payload['evaluated']} parameter sets "
-                  f"x {payload['bars']:,} bars, objective {obj} (costs included)")
+    console.print(
+        f"[bold]{payload['strategy']}[/] on {payload['pair']}: {payload['evaluated']} parameter sets "
+        f"x {payload['bars']:,} bars, objective {obj} (costs included)"
+    )
     if skipped:
         console.print(f"skipped {len(skipped)} invalid sets, e.g.: {skipped[0]}")
     best = payload["best"]
-    console.print(f"best: {best['params'] if best else 'none with enough trades'}"
-                  + (f" -> {obj}={best[obj]}, final equity {best['final_equity']:.2f}, trades {best['trades']}"
-                     if best else ""))
+    console.print(
+        f"best: {best['params'] if best else 'none with enough trades'}"
+        + (
+            f" -> {obj}={best[obj]}, final equity {best['final_equity']:.2f}, trades {best['trades']}"
+            if best
+            else ""
+        )
+    )
     names = list(space)
     if len(names) == 2:
         a, b = names

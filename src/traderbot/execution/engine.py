@@ -80,15 +80,23 @@ class ExecutionEngine:
         self.venue: Venue | None = None
         self.fill_listeners: dict[str, Callable[[OrderFilled], None]] = {}
         self.spawn_child: Callable[[Order, str, OrderType, Decimal, Decimal | None], Order] | None = None
-        self.submit_child: Callable[[Order], None] | None = None
+        self.submit_child: Callable[[Order], object] | None = None
         self._bar_index = bar_index or (lambda _iid: 0)
         self.duplicate_fills = 0
 
     def deny(self, order: Order, reason: str) -> None:
         self.cache.orders[order.client_order_id] = order
         order.apply(OrderEventKind.DENIED, reason)
-        self.bus.publish("orders", OrderDenied(order.client_order_id, order.instrument_id, order.strategy_id,
-                                               self.cache.now_ns, reason=reason))
+        self.bus.publish(
+            "orders",
+            OrderDenied(
+                order.client_order_id,
+                order.instrument_id,
+                order.strategy_id,
+                self.cache.now_ns,
+                reason=reason,
+            ),
+        )
 
     def submit(self, order: Order) -> None:
         assert self.venue is not None, "execution engine has no venue"
@@ -96,8 +104,10 @@ class ExecutionEngine:
         self.journal.record(order)  # intent first, then the venue
         order.apply(OrderEventKind.SUBMITTED)
         self.cache.track(order)
-        self.bus.publish("orders", OrderSubmitted(order.client_order_id, order.instrument_id, order.strategy_id,
-                                                  self.cache.now_ns))
+        self.bus.publish(
+            "orders",
+            OrderSubmitted(order.client_order_id, order.instrument_id, order.strategy_id, self.cache.now_ns),
+        )
         self.venue.submit(order)
 
     def cancel(self, order: Order) -> None:

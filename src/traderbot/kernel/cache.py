@@ -40,7 +40,9 @@ class Cache:
             return self.instruments[instrument_id]
         except KeyError:
             known = ", ".join(sorted(self.instruments)) or "none"
-            raise UserError(f"instrument {instrument_id!r} is not loaded; loaded instruments: {known}") from None
+            raise UserError(
+                f"instrument {instrument_id!r} is not loaded; loaded instruments: {known}"
+            ) from None
 
     def last_close(self, instrument_id: str) -> float | None:
         idx = self.primary.get(instrument_id)

@@ -95,11 +95,18 @@ class Kernel:
         self.execution.submit(order)
         return order.client_order_id
 
-    def _spawn_child(self, parent: Order, side: str, otype: OrderType, qty: Decimal, px: Decimal | None) -> Order:
+    def _spawn_child(
+        self, parent: Order, side: str, otype: OrderType, qty: Decimal, px: Decimal | None
+    ) -> Order:
         ctx = next(c for s, c in self.strategies if s.strategy_id == parent.strategy_id)
         return Order(
-            client_order_id=ctx.ids.generate(), instrument_id=parent.instrument_id, strategy_id=parent.strategy_id,
-            side=OrderSide(side), type=otype, quantity=qty, ts_init=self.cache.now_ns,
+            client_order_id=ctx.ids.generate(),
+            instrument_id=parent.instrument_id,
+            strategy_id=parent.strategy_id,
+            side=OrderSide(side),
+            type=otype,
+            quantity=qty,
+            ts_init=self.cache.now_ns,
             price=px if otype is OrderType.LIMIT else None,
             trigger_price=px if otype in (OrderType.STOP, OrderType.STOP_LIMIT) else None,
             tag="take_profit" if otype is OrderType.LIMIT else "stop_loss",
@@ -152,7 +159,7 @@ class Kernel:
         working = venue.working
         cols = [_columns(s) for s in cache.series]
         names = [(s.instrument_id, s.timeframe.name, s.timeframe.ns) for s in cache.series]
-        for e, (t, k, i) in enumerate(zip(ts.tolist(), sid.tolist(), row.tolist())):
+        for e, (t, k, i) in enumerate(zip(ts.tolist(), sid.tolist(), row.tolist(), strict=True)):
             if clock._heap:
                 clock.advance_to(t)
             else:
@@ -190,7 +197,14 @@ class Kernel:
 
 def _columns(s: BarSeries) -> tuple[list[Any], ...]:
     """Python lists of a series' fields: indexing them is several times cheaper than NumPy scalars."""
-    return (s.ts.tolist(), s.open.tolist(), s.high.tolist(), s.low.tolist(), s.close.tolist(), s.volume.tolist())
+    return (
+        s.ts.tolist(),
+        s.open.tolist(),
+        s.high.tolist(),
+        s.low.tolist(),
+        s.close.tolist(),
+        s.volume.tolist(),
+    )
 
 
 def _strategy_error(strategy: Strategy, ts: int, exc: BaseException) -> StrategyError:

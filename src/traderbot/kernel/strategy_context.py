@@ -31,8 +31,21 @@ class LookAheadError(UserError):
     """An indicator's past values changed when future bars were added: it peeks ahead."""
 
 
-_ORDER_KEYS = {"limit", "stop", "sl", "tp", "trailing", "trailing_atr", "atr_period", "reduce_only", "tag", "pair",
-               "tif", "trailing_sl", "trailing_atr_sl"}
+_ORDER_KEYS = {
+    "limit",
+    "stop",
+    "sl",
+    "tp",
+    "trailing",
+    "trailing_atr",
+    "atr_period",
+    "reduce_only",
+    "tag",
+    "pair",
+    "tif",
+    "trailing_sl",
+    "trailing_atr_sl",
+}
 
 
 class StrategyContext:
@@ -72,7 +85,9 @@ class StrategyContext:
         ts_close = s.ts_close
         return BarView(s, idx, lambda: int(np.searchsorted(ts_close, cache.now_ns, side="right")))
 
-    def indicator(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], name: str) -> Any:
+    def indicator(
+        self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], name: str
+    ) -> Any:
         """Run `func` on whole columns, verify it is causal on two prefixes, return bar-by-bar views."""
         cols = [a for a in args if isinstance(a, Column)]
         if not cols:
@@ -85,7 +100,9 @@ class StrategyContext:
         for cut in sorted({n // 2, n - max(1, n // 10)}):
             if cut < 2:
                 continue
-            part = func(*[x[:cut] if isinstance(a, Column) else x for a, x in zip(args, full)], **kwargs)
+            part = func(
+                *[x[:cut] if isinstance(a, Column) else x for a, x in zip(args, full, strict=True)], **kwargs
+            )
             _assert_prefix_equal(values, part, cut, name)
         self.indicators.append(name)
         primary = sidx == self.k.cache.primary.get(series.instrument_id)
@@ -105,7 +122,9 @@ class StrategyContext:
     def submit(self, strategy: Strategy, side: str, quantity: Any, kw: dict[str, Any]) -> str | None:
         unknown = set(kw) - _ORDER_KEYS
         if unknown:
-            raise UserError(f"unknown order option {sorted(unknown)[0]!r}: valid options are {sorted(_ORDER_KEYS)}")
+            raise UserError(
+                f"unknown order option {sorted(unknown)[0]!r}: valid options are {sorted(_ORDER_KEYS)}"
+            )
         iid = kw.get("pair") or strategy.instrument_id
         inst = self.k.cache.instrument(iid)
         if self.k.finite_replay and self._on_last_bar(inst.id):
@@ -126,16 +145,34 @@ class StrategyContext:
         bracket = _bracket(kw)
         qty, fraction, note = self._size(strategy, iid, o_side, quantity, bracket, limit or stop)
         order = Order(
-            client_order_id=self.ids.generate(), instrument_id=inst.id, strategy_id=strategy.strategy_id,
-            side=o_side, type=otype, quantity=qty, ts_init=self.k.cache.now_ns, price=limit, trigger_price=stop,
-            trailing_offset=trailing, trailing_atr_multiple=trailing_atr, atr_period=int(kw.get("atr_period", 14)),
-            time_in_force=TimeInForce(kw.get("tif", "gtc")), reduce_only=bool(kw.get("reduce_only", False)),
-            bracket=bracket, equity_fraction=fraction, tag=str(kw.get("tag", "")), sizing_note=note,
+            client_order_id=self.ids.generate(),
+            instrument_id=inst.id,
+            strategy_id=strategy.strategy_id,
+            side=o_side,
+            type=otype,
+            quantity=qty,
+            ts_init=self.k.cache.now_ns,
+            price=limit,
+            trigger_price=stop,
+            trailing_offset=trailing,
+            trailing_atr_multiple=trailing_atr,
+            atr_period=int(kw.get("atr_period", 14)),
+            time_in_force=TimeInForce(kw.get("tif", "gtc")),
+            reduce_only=bool(kw.get("reduce_only", False)),
+            bracket=bracket,
+            equity_fraction=fraction,
+            tag=str(kw.get("tag", "")),
+            sizing_note=note,
         )
         return self.k.send(order)
 
     def _size(
-        self, strategy: Strategy, iid: str, side: OrderSide, quantity: Any, bracket: Bracket | None,
+        self,
+        strategy: Strategy,
+        iid: str,
+        side: OrderSide,
+        quantity: Any,
+        bracket: Bracket | None,
         entry: Decimal | None,
     ) -> tuple[Decimal, Decimal | None, str]:
         inst = self.k.cache.instruments[iid]
@@ -176,7 +213,9 @@ class StrategyContext:
             if order.reduce_only:  # the position's own exits (bracket children) go with it
                 self.k.execution.cancel(order)
         side = "sell" if qty > 0 else "buy"
-        return self.submit(strategy, side, abs(qty), {"reduce_only": True, "pair": instrument_id, "tag": "close"})
+        return self.submit(
+            strategy, side, abs(qty), {"reduce_only": True, "pair": instrument_id, "tag": "close"}
+        )
 
     def cancel(self, strategy: Strategy, client_order_id: str) -> None:
         order = self.k.cache.orders.get(client_order_id)
@@ -219,7 +258,7 @@ def _bracket(kw: dict[str, Any]) -> Bracket | None:
 def _assert_prefix_equal(full: Any, part: Any, cut: int, name: str) -> None:
     fa = full if isinstance(full, tuple | list) else (full,)
     pa = part if isinstance(part, tuple | list) else (part,)
-    for f, p in zip(fa, pa):
+    for f, p in zip(fa, pa, strict=False):
         f = np.asarray(f)[:cut]
         p = np.asarray(p)[:cut]
         same = (f == p) | (np.isnan(f) & np.isnan(p)) if f.dtype.kind == "f" else f == p

@@ -85,9 +85,11 @@ class ExchangeCalendar(_GridCalendar):
         out = np.zeros(len(idx), dtype=bool)
         if inside.any():
             sessions = cal.schedule.loc[
-                idx[inside].min().normalize().tz_localize(None) - pd.Timedelta(days=1) : idx[
-                    inside
-                ].max().normalize().tz_localize(None) + pd.Timedelta(days=1)
+                idx[inside].min().normalize().tz_localize(None) - pd.Timedelta(days=1) : idx[inside]
+                .max()
+                .normalize()
+                .tz_localize(None)
+                + pd.Timedelta(days=1)
             ]
             opens = sessions["open"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
             closes = sessions["close"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
@@ -107,7 +109,9 @@ def _exchange(code: str):  # type: ignore[no-untyped-def]
     try:
         return xcals.get_calendar(code, start="1990-01-01")
     except Exception as exc:  # exchange_calendars raises its own InvalidCalendarName
-        raise ValueError(f"unknown market calendar {code!r}: use 'fx', '24/7' or an exchange code such as XNYS") from exc
+        raise ValueError(
+            f"unknown market calendar {code!r}: use 'fx', '24/7' or an exchange code such as XNYS"
+        ) from exc
 
 
 @lru_cache(maxsize=32)

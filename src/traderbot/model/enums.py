@@ -55,11 +55,19 @@ class OrderStatus(StrEnum):
 
 
 _OPEN = {
-    OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.TRIGGERED, OrderStatus.PENDING_UPDATE,
-    OrderStatus.PENDING_CANCEL, OrderStatus.PARTIALLY_FILLED,
+    OrderStatus.SUBMITTED,
+    OrderStatus.ACCEPTED,
+    OrderStatus.TRIGGERED,
+    OrderStatus.PENDING_UPDATE,
+    OrderStatus.PENDING_CANCEL,
+    OrderStatus.PARTIALLY_FILLED,
 }
 _CLOSED = {
-    OrderStatus.DENIED, OrderStatus.REJECTED, OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED,
+    OrderStatus.DENIED,
+    OrderStatus.REJECTED,
+    OrderStatus.FILLED,
+    OrderStatus.CANCELED,
+    OrderStatus.EXPIRED,
 }
 
 

@@ -115,8 +115,26 @@ def _cfd(symbol: str, base: str, quote: str, tick: str, precision: int, calendar
 
 def _catalogue() -> dict[str, Instrument]:
     fx_majors = [
-        "EURUSD", "GBPUSD", "AUDUSD", "NZDUSD", "USDCAD", "USDCHF", "EURGBP", "EURCAD", "EURNZD", "EURAUD",
-        "EURCHF", "AUDCAD", "AUDCHF", "AUDNZD", "GBPAUD", "GBPCAD", "GBPCHF", "GBPNZD", "NZDCAD", "CADCHF",
+        "EURUSD",
+        "GBPUSD",
+        "AUDUSD",
+        "NZDUSD",
+        "USDCAD",
+        "USDCHF",
+        "EURGBP",
+        "EURCAD",
+        "EURNZD",
+        "EURAUD",
+        "EURCHF",
+        "AUDCAD",
+        "AUDCHF",
+        "AUDNZD",
+        "GBPAUD",
+        "GBPCAD",
+        "GBPCHF",
+        "GBPNZD",
+        "NZDCAD",
+        "CADCHF",
     ]
     out: dict[str, Instrument] = {p: _fx(p) for p in fx_majors}
     for p in ["USDJPY", "EURJPY", "GBPJPY", "AUDJPY", "CADJPY", "CHFJPY", "NZDJPY"]:
@@ -131,14 +149,31 @@ def _catalogue() -> dict[str, Instrument]:
     out["USATECHIDXUSD"] = _cfd("USATECHIDXUSD", "USATECHIDX", "USD", "0.001", 3, "XNYS")
     out["BTCUSD"] = _cfd("BTCUSD", "BTC", "USD", "0.01", 2, "24/7")
     out["BTCUSDT"] = Instrument(
-        id="BTCUSDT", asset_class=AssetClass.CRYPTO, base="BTC", quote="USDT", pip_size=Decimal("0.1"),
-        tick_size=Decimal("0.1"), lot_size=Decimal("0.001"), min_quantity=Decimal("0.001"), price_precision=1,
-        margin_rate=Decimal("0.01"), calendar="24/7",
+        id="BTCUSDT",
+        asset_class=AssetClass.CRYPTO,
+        base="BTC",
+        quote="USDT",
+        pip_size=Decimal("0.1"),
+        tick_size=Decimal("0.1"),
+        lot_size=Decimal("0.001"),
+        min_quantity=Decimal("0.001"),
+        price_precision=1,
+        margin_rate=Decimal("0.01"),
+        calendar="24/7",
     )
     out["ESZ13"] = Instrument(
-        id="ESZ13", asset_class=AssetClass.FUTURE, base="ES", quote="USD", pip_size=Decimal("0.25"),
-        tick_size=Decimal("0.25"), lot_size=Decimal(1), min_quantity=Decimal(1), price_precision=2,
-        margin_rate=Decimal("0.06"), calendar="CMES", multiplier=Decimal(50),
+        id="ESZ13",
+        asset_class=AssetClass.FUTURE,
+        base="ES",
+        quote="USD",
+        pip_size=Decimal("0.25"),
+        tick_size=Decimal("0.25"),
+        lot_size=Decimal(1),
+        min_quantity=Decimal(1),
+        price_precision=2,
+        margin_rate=Decimal("0.06"),
+        calendar="CMES",
+        multiplier=Decimal(50),
     )
     return out
 
@@ -160,8 +195,15 @@ def generic_instrument(
 ) -> Instrument:
     """An instrument for an arbitrary OHLCV file: fractional quantities unless a lot size is given."""
     return Instrument(
-        id=symbol.upper(), asset_class=AssetClass.GENERIC, base=symbol.upper(), quote=quote,
-        pip_size=Decimal(1).scaleb(-min(precision, 4)), tick_size=Decimal(1).scaleb(-precision),
-        lot_size=lot_size, min_quantity=lot_size, price_precision=precision, margin_rate=Decimal(1),
+        id=symbol.upper(),
+        asset_class=AssetClass.GENERIC,
+        base=symbol.upper(),
+        quote=quote,
+        pip_size=Decimal(1).scaleb(-min(precision, 4)),
+        tick_size=Decimal(1).scaleb(-precision),
+        lot_size=lot_size,
+        min_quantity=lot_size,
+        price_precision=precision,
+        margin_rate=Decimal(1),
         calendar="24/7",
     )

@@ -87,7 +87,10 @@ class Order:
             OrderStatus.PENDING_UPDATE,
         ):
             self._status_before_pending = self.status
-        if kind in (OrderEventKind.CANCEL_REJECTED, OrderEventKind.MODIFY_REJECTED) and self._status_before_pending:
+        if (
+            kind in (OrderEventKind.CANCEL_REJECTED, OrderEventKind.MODIFY_REJECTED)
+            and self._status_before_pending
+        ):
             new = self._status_before_pending
         if reason:
             self.reason = reason

@@ -85,4 +85,6 @@ def next_status(current: S, event: E) -> S:
     try:
         return TRANSITIONS[(current, event)]
     except KeyError:
-        raise InvalidStateTransition(f"event {event.value!r} is not allowed in status {current.value!r}") from None
+        raise InvalidStateTransition(
+            f"event {event.value!r} is not allowed in status {current.value!r}"
+        ) from None

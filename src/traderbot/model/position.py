@@ -49,7 +49,9 @@ class Position:
     def unrealized_quote(self, price: Decimal) -> Decimal:
         return self.quantity * (price - self.avg_price) * self.multiplier
 
-    def apply_fill(self, signed_qty: Decimal, price: Decimal, ts: int, bar: int, cost: Decimal) -> list[ClosedLot]:
+    def apply_fill(
+        self, signed_qty: Decimal, price: Decimal, ts: int, bar: int, cost: Decimal
+    ) -> list[ClosedLot]:
         """Apply a fill (signed quantity) and return the lots it closed; `cost` is its commission (account ccy)."""
         self.fills += 1
         lots: list[ClosedLot] = []

@@ -80,17 +80,29 @@ class Portfolio:
             self.balance += gross
             notional = self.to_account(lot.quantity * lot.entry_price * inst.multiplier, inst.quote)
             trade = TradeClosed(
-                instrument_id=fill.instrument_id, strategy_id=fill.strategy_id, side=lot.side,
-                quantity=lot.quantity, entry_ts=lot.entry_ts, exit_ts=fill.ts, entry_price=lot.entry_price,
-                exit_price=lot.exit_price, pnl=gross - lot.open_costs, commission=lot.open_costs,
-                entry_notional=notional, bars_held=bar_index - lot.entry_bar,
+                instrument_id=fill.instrument_id,
+                strategy_id=fill.strategy_id,
+                side=lot.side,
+                quantity=lot.quantity,
+                entry_ts=lot.entry_ts,
+                exit_ts=fill.ts,
+                entry_price=lot.entry_price,
+                exit_price=lot.exit_price,
+                pnl=gross - lot.open_costs,
+                commission=lot.open_costs,
+                entry_notional=notional,
+                bars_held=bar_index - lot.entry_bar,
             )
             self.trades.append(trade)
             self.bus.publish("trades", trade)
         self.bus.publish(
             "positions",
             PositionChanged(
-                fill.instrument_id, fill.strategy_id, fill.ts, pos.quantity, pos.avg_price,
+                fill.instrument_id,
+                fill.strategy_id,
+                fill.ts,
+                pos.quantity,
+                pos.avg_price,
                 self.to_account(pos.realized_pnl_quote, inst.quote),
             ),
         )
@@ -123,7 +135,9 @@ class Portfolio:
             if pos.quantity:
                 inst = self.cache.instruments[iid]
                 px = self.cache.last_price(iid) or pos.avg_price
-                used += self.to_account(abs(pos.quantity) * px * inst.multiplier * inst.margin_rate, inst.quote)
+                used += self.to_account(
+                    abs(pos.quantity) * px * inst.multiplier * inst.margin_rate, inst.quote
+                )
         return used
 
     def free_margin(self) -> Decimal:

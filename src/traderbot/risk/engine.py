@@ -120,13 +120,17 @@ class RiskEngine:
             return None
         net = self.portfolio.net_quantity(order.instrument_id)
         if not self._reduces(order) or (order.equity_fraction is None and order.quantity > abs(net)):
-            return _deny(DenyReason.REDUCE_ONLY_VIOLATION, f"position={net}, order={order.side.value} {order.quantity}")
+            return _deny(
+                DenyReason.REDUCE_ONLY_VIOLATION, f"position={net}, order={order.side.value} {order.quantity}"
+            )
         return None
 
     def _check_limits(self, order: Order) -> str | None:
         lim = self.limits
         if lim.max_order_quantity is not None and order.quantity > lim.max_order_quantity:
-            return _deny(DenyReason.QUANTITY_EXCEEDS_MAX, f"max={lim.max_order_quantity}, order={order.quantity}")
+            return _deny(
+                DenyReason.QUANTITY_EXCEEDS_MAX, f"max={lim.max_order_quantity}, order={order.quantity}"
+            )
         if lim.max_order_notional is not None:
             inst = self.cache.instruments[order.instrument_id]
             px = order.price or order.trigger_price or self.cache.last_price(order.instrument_id)

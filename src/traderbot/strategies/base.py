@@ -87,9 +87,9 @@ class Strategy:
         """Closed bars of another timeframe (resampled on the fly) and/or another loaded pair."""
         return self.ctx.bar_view(pair or self.instrument_id, timeframe)
 
-    def I(self, func: Any, *args: Any, name: str | None = None, **kwargs: Any) -> Any:  # noqa: N802
+    def I(self, func: Any, *args: Any, name: str | None = None, **kwargs: Any) -> Any:  # noqa: E743 - the familiar backtesting.py name
         """Compute an indicator over the whole series once, prove it causal, expose it bar by bar."""
-        return self.ctx.indicator(func, args, kwargs, name or getattr(func, "__name__", "indicator"))
+        return self.ctx.indicator(func, args, kwargs, str(name or getattr(func, "__name__", "indicator")))
 
     @property
     def now_ns(self) -> int:
@@ -139,15 +139,20 @@ def indicator_views(values: Any, count: Any, name: str, visible: tuple[list[int]
         return IndicatorView(values, count, name, visible)
     if hasattr(values, "_fields"):
         return type(values)(
-            *[indicator_views(v, count, f"{name}.{f}", visible) for f, v in zip(values._fields, values)]
+            *[
+                indicator_views(v, count, f"{name}.{f}", visible)
+                for f, v in zip(values._fields, values, strict=True)
+            ]
         )
     if dataclasses.is_dataclass(values) and not isinstance(values, type):
         from types import SimpleNamespace
 
-        return SimpleNamespace(**{
-            f.name: indicator_views(getattr(values, f.name), count, f"{name}.{f.name}", visible)
-            for f in dataclasses.fields(values)
-        })
+        return SimpleNamespace(
+            **{
+                f.name: indicator_views(getattr(values, f.name), count, f"{name}.{f.name}", visible)
+                for f in dataclasses.fields(values)
+            }
+        )
     if isinstance(values, Sequence):
         return tuple(indicator_views(v, count, f"{name}[{i}]", visible) for i, v in enumerate(values))
     raise TypeError(f"indicator {name} returned {type(values).__name__}; return NumPy arrays")

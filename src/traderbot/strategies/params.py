@@ -1,7 +1,7 @@
 """Typed strategy parameters declared on the class, with defaults and search ranges (used by training).
 
-    class SmaCross(Strategy):
-        fast = IntParam(10, low=2, high=100, doc="fast SMA period")
+class SmaCross(Strategy):
+    fast = IntParam(10, low=2, high=100, doc="fast SMA period")
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class Param(Generic[T]):
     def __get__(self, obj: object | None, objtype: type | None = None) -> Param[T] | T:
         if obj is None:
             return self
-        return obj._params[self.name]  # type: ignore[attr-defined, no-any-return]
+        return obj._params[self.name]  # type: ignore[attr-defined]
 
     def coerce(self, value: Any) -> T:
         """Convert a CLI string or number to this parameter's type and check its range."""
@@ -53,7 +53,7 @@ class Param(Generic[T]):
         return v
 
     def _convert(self, value: Any) -> T:
-        return value  # type: ignore[no-any-return]
+        return value
 
     def describe(self) -> str:
         if self.choices is not None:

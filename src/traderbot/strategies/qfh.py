@@ -15,7 +15,6 @@ from traderbot.strategies.params import BoolParam, ChoiceParam, FloatParam, IntP
 from traderbot.strategies.signal_strategy import SignalStrategy
 
 
-
 class Qfh(SignalStrategy):
     name = "qfh"
     description = "QFH pattern engine signals (causal), optional spec stop-loss/take-profit"
@@ -39,14 +38,25 @@ class Qfh(SignalStrategy):
         super().on_start()
 
     def _qfh_params(self) -> dict[str, Any]:
-        keys = ("window", "tie_rule", "min_move_pips", "buy_threshold", "sell_threshold", "conf_min", "coh_min",
-                "stab_min", "volatility_adaptation")
+        keys = (
+            "window",
+            "tie_rule",
+            "min_move_pips",
+            "buy_threshold",
+            "sell_threshold",
+            "conf_min",
+            "coh_min",
+            "stab_min",
+            "volatility_adaptation",
+        )
         return {k: self.params[k] for k in keys if k in QFH_PARAMS}
 
     def features(self, o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.ndarray) -> Any:
         return qfh(o, h, low, c, pip_size=self.pip_size, **self._qfh_params())
 
-    def signals(self, o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.ndarray, v: np.ndarray) -> np.ndarray:
+    def signals(
+        self, o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.ndarray, v: np.ndarray
+    ) -> np.ndarray:
         return np.asarray(self.features(o, h, low, c).signal, dtype=np.int8)
 
     def exit_distances(

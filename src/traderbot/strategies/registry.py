@@ -22,12 +22,16 @@ def get_strategy(name: str) -> type[Strategy]:
     path_text, _, cls_name = name.partition(":")
     if path_text.endswith(".py"):
         return _load_file(Path(path_text), cls_name or None)
-    raise UserError(f"unknown strategy {name!r}: built-ins are {', '.join(sorted(BUILTIN))}, or give a .py file")
+    raise UserError(
+        f"unknown strategy {name!r}: built-ins are {', '.join(sorted(BUILTIN))}, or give a .py file"
+    )
 
 
 def _load_file(path: Path, cls_name: str | None) -> type[Strategy]:
     if not path.is_file():
-        raise UserError(f"strategy file {path} does not exist: give the path to a .py file with a Strategy class")
+        raise UserError(
+            f"strategy file {path} does not exist: give the path to a .py file with a Strategy class"
+        )
     spec = importlib.util.spec_from_file_location(f"user_strategy_{path.stem}", path)
     if spec is None or spec.loader is None:
         raise UserError(f"cannot load {path}: is it a Python file?")
@@ -37,12 +41,15 @@ def _load_file(path: Path, cls_name: str | None) -> type[Strategy]:
     except Exception as exc:
         raise UserError(f"strategy file {path} failed to import: {type(exc).__name__}: {exc}") from exc
     found = [
-        c for _, c in inspect.getmembers(module, inspect.isclass)
+        c
+        for _, c in inspect.getmembers(module, inspect.isclass)
         if issubclass(c, Strategy) and c.__module__ == module.__name__
     ]
     if cls_name:
         found = [c for c in found if c.__name__ == cls_name]
     if len(found) != 1:
         names = ", ".join(c.__name__ for c in found) or "none"
-        raise UserError(f"{path} must define exactly one Strategy subclass (found: {names}); or use file.py:Class")
+        raise UserError(
+            f"{path} must define exactly one Strategy subclass (found: {names}); or use file.py:Class"
+        )
     return found[0]

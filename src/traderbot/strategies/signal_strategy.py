@@ -22,7 +22,9 @@ class SignalStrategy(Strategy):
     long_only = BoolParam(False, doc="never open short positions")
     supports_sweep: ClassVar[bool] = True
 
-    def signals(self, o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.ndarray, v: np.ndarray) -> np.ndarray:
+    def signals(
+        self, o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.ndarray, v: np.ndarray
+    ) -> np.ndarray:
         """int8 signal per bar computed only from bars <= t (vectorised; used by on_bar and the sweep)."""
         raise NotImplementedError
 
@@ -36,6 +38,8 @@ class SignalStrategy(Strategy):
         d = self.data
         self._sig = self.I(self.signals, d.open, d.high, d.low, d.close, d.volume, name=f"{self.name}.signal")
         dist = self._exit_view()
+        self._sl: Any
+        self._tp: Any
         self._sl, self._tp = dist if dist is not None else (None, None)
 
     def _exit_view(self) -> Any:

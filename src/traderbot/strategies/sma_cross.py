@@ -35,5 +35,7 @@ class SmaCross(SignalStrategy):
         if self.fast >= self.slow:
             raise UserError(f"sma_cross needs fast < slow, got fast={self.fast}, slow={self.slow}")
 
-    def signals(self, o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.ndarray, v: np.ndarray) -> np.ndarray:
+    def signals(
+        self, o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.ndarray, v: np.ndarray
+    ) -> np.ndarray:
         return cross_signals(sma(c, self.fast), sma(c, self.slow))

@@ -37,8 +37,12 @@ class StochRsi(SignalStrategy):
 
     def validate(self) -> None:
         if self.oversold >= self.overbought:
-            raise UserError(f"stoch_rsi needs oversold < overbought, got {self.oversold} and {self.overbought}")
+            raise UserError(
+                f"stoch_rsi needs oversold < overbought, got {self.oversold} and {self.overbought}"
+            )
 
-    def signals(self, o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.ndarray, v: np.ndarray) -> np.ndarray:
+    def signals(
+        self, o: np.ndarray, h: np.ndarray, low: np.ndarray, c: np.ndarray, v: np.ndarray
+    ) -> np.ndarray:
         k, d = stoch_rsi(c, self.timeperiod, self.fastk_period, self.fastd_period, 0)
         return extreme_cross_signals(k, d, self.oversold, self.overbought)

@@ -88,12 +88,17 @@ class IndicatorView:
     __slots__ = ("_arr", "_count", "_vidx", "_vis", "name")
 
     def __init__(
-        self, arr: np.ndarray, count: Callable[[], int], name: str, visible: tuple[list[int], int] | None = None
+        self,
+        arr: np.ndarray,
+        count: Callable[[], int],
+        name: str,
+        visible: tuple[list[int], int] | None = None,
     ) -> None:
         self._arr = arr
         self._count = count
         self.name = name
         # fast path: read the kernel's visible-bar counter directly instead of calling `count`
+        self._vis: list[int] | None
         self._vis, self._vidx = visible if visible is not None else (None, 0)
 
     def __len__(self) -> int:

@@ -34,14 +34,18 @@ class SpreadModel:
 
 
 class SlippageModel(Protocol):
-    def slippage(self, instrument: Instrument, quantity: Decimal, bar_range: Decimal, bar_volume: float) -> Decimal:
+    def slippage(
+        self, instrument: Instrument, quantity: Decimal, bar_range: Decimal, bar_volume: float
+    ) -> Decimal:
         """Adverse price move (>= 0, in price units) for a market or stop fill."""
         ...
 
 
 @dataclass(frozen=True, slots=True)
 class NoSlippage:
-    def slippage(self, instrument: Instrument, quantity: Decimal, bar_range: Decimal, bar_volume: float) -> Decimal:
+    def slippage(
+        self, instrument: Instrument, quantity: Decimal, bar_range: Decimal, bar_volume: float
+    ) -> Decimal:
         return ZERO
 
 
@@ -51,7 +55,9 @@ class FixedSlippage:
 
     pips: Decimal
 
-    def slippage(self, instrument: Instrument, quantity: Decimal, bar_range: Decimal, bar_volume: float) -> Decimal:
+    def slippage(
+        self, instrument: Instrument, quantity: Decimal, bar_range: Decimal, bar_volume: float
+    ) -> Decimal:
         return self.pips * instrument.pip_size
 
 
@@ -61,7 +67,9 @@ class VolumeSlippage:
 
     k: Decimal = Decimal("0.1")
 
-    def slippage(self, instrument: Instrument, quantity: Decimal, bar_range: Decimal, bar_volume: float) -> Decimal:
+    def slippage(
+        self, instrument: Instrument, quantity: Decimal, bar_range: Decimal, bar_volume: float
+    ) -> Decimal:
         if bar_volume <= 0:
             return ZERO
         part = min(Decimal(1), (quantity / Decimal(repr(bar_volume))).sqrt())
@@ -74,7 +82,9 @@ class VolatilitySlippage:
 
     fraction: Decimal = Decimal("0.05")
 
-    def slippage(self, instrument: Instrument, quantity: Decimal, bar_range: Decimal, bar_volume: float) -> Decimal:
+    def slippage(
+        self, instrument: Instrument, quantity: Decimal, bar_range: Decimal, bar_volume: float
+    ) -> Decimal:
         return self.fraction * bar_range
 
 

@@ -57,8 +57,15 @@ class SimulatedVenue:
     def submit(self, order: Order) -> None:
         order.venue_order_id = self._venue_ids.generate()
         now = self.cache.now_ns
-        self.emit(OrderAccepted(order.client_order_id, order.instrument_id, order.strategy_id, now,
-                                venue_order_id=order.venue_order_id))
+        self.emit(
+            OrderAccepted(
+                order.client_order_id,
+                order.instrument_id,
+                order.strategy_id,
+                now,
+                venue_order_id=order.venue_order_id,
+            )
+        )
         if not order.is_open:
             return
         if order.type is OrderType.TRAILING_STOP:
@@ -68,8 +75,14 @@ class SimulatedVenue:
             n = self.cache.visible[idx]
             if n:
                 s = self.cache.series[idx]
-                self._fill_at(order, self._dec(order, float(s.close[n - 1])), idx, n - 1, slip=True,
-                              ts=int(s.ts[n - 1]) + s.timeframe.ns)
+                self._fill_at(
+                    order,
+                    self._dec(order, float(s.close[n - 1])),
+                    idx,
+                    n - 1,
+                    slip=True,
+                    ts=int(s.ts[n - 1]) + s.timeframe.ns,
+                )
                 return
         self.working.setdefault(order.instrument_id, []).append(order)
 
@@ -77,10 +90,21 @@ class SimulatedVenue:
         lst = self.working.get(order.instrument_id, [])
         if order in lst:
             lst.remove(order)
-            self.emit(OrderCanceled(order.client_order_id, order.instrument_id, order.strategy_id, self.cache.now_ns))
+            self.emit(
+                OrderCanceled(
+                    order.client_order_id, order.instrument_id, order.strategy_id, self.cache.now_ns
+                )
+            )
         else:
-            self.emit(OrderCancelRejected(order.client_order_id, order.instrument_id, order.strategy_id,
-                                          self.cache.now_ns, reason="ORDER_NOT_WORKING"))
+            self.emit(
+                OrderCancelRejected(
+                    order.client_order_id,
+                    order.instrument_id,
+                    order.strategy_id,
+                    self.cache.now_ns,
+                    reason="ORDER_NOT_WORKING",
+                )
+            )
 
     def has_work(self, instrument_id: str) -> bool:
         return bool(self.working.get(instrument_id))
@@ -154,7 +178,9 @@ class SimulatedVenue:
             self._fill_at(o, max(op, lim), series_idx, i, slip=False)
 
     # ---- fills ---------------------------------------------------------------------------------------------
-    def _fill_at(self, o: Order, px: Decimal, series_idx: int, i: int, *, slip: bool, ts: int | None = None) -> None:
+    def _fill_at(
+        self, o: Order, px: Decimal, series_idx: int, i: int, *, slip: bool, ts: int | None = None
+    ) -> None:
         s = self.cache.series[series_idx]
         inst = self.cache.instruments[o.instrument_id]
         fill_ts = int(s.ts[i]) if ts is None else ts
@@ -162,8 +188,15 @@ class SimulatedVenue:
             net = self.portfolio.net_quantity(o.instrument_id)
             if net == 0 or (net > 0) == (o.side is OrderSide.BUY):
                 self._remove(o)
-                self.emit(OrderCanceled(o.client_order_id, o.instrument_id, o.strategy_id, self.cache.now_ns,
-                                        reason="REDUCE_ONLY: no position left to reduce"))
+                self.emit(
+                    OrderCanceled(
+                        o.client_order_id,
+                        o.instrument_id,
+                        o.strategy_id,
+                        self.cache.now_ns,
+                        reason="REDUCE_ONLY: no position left to reduce",
+                    )
+                )
                 return None
             if o.leaves_qty > abs(net):
                 o.quantity = o.filled_qty + abs(net)
@@ -183,9 +216,21 @@ class SimulatedVenue:
             return self._reject(o, reason)
         fee = self.config.commission.commission(qty, px, inst.multiplier)
         self._remove(o)
-        self.emit(OrderFilled(o.client_order_id, o.instrument_id, o.strategy_id, fill_ts,
-                              trade_id=self._trade_ids.generate(), side=o.side.value, quantity=qty, price=px,
-                              commission=fee, commission_currency=inst.quote, venue_order_id=o.venue_order_id or ""))
+        self.emit(
+            OrderFilled(
+                o.client_order_id,
+                o.instrument_id,
+                o.strategy_id,
+                fill_ts,
+                trade_id=self._trade_ids.generate(),
+                side=o.side.value,
+                quantity=qty,
+                price=px,
+                commission=fee,
+                commission_currency=inst.quote,
+                venue_order_id=o.venue_order_id or "",
+            )
+        )
         self._after_fill(o, qty)
 
     def _size_from_equity(self, o: Order, px: Decimal) -> Decimal:
@@ -208,13 +253,17 @@ class SimulatedVenue:
         inst = self.cache.instruments[o.instrument_id]
         net = self.portfolio.net_quantity(o.instrument_id)
         signed = qty if o.side is OrderSide.BUY else -qty
-        increase = max(abs(net + signed) - abs(net), ZERO) if (net >= 0) == (signed >= 0) or net == 0 else max(
-            abs(signed) - abs(net), ZERO
+        increase = (
+            max(abs(net + signed) - abs(net), ZERO)
+            if (net >= 0) == (signed >= 0) or net == 0
+            else max(abs(signed) - abs(net), ZERO)
         )
         if increase == 0:
             return ""
         need = self.portfolio.to_account(increase * px * inst.multiplier * inst.margin_rate, inst.quote)
-        fee = self.portfolio.to_account(self.config.commission.commission(qty, px, inst.multiplier), inst.quote)
+        fee = self.portfolio.to_account(
+            self.config.commission.commission(qty, px, inst.multiplier), inst.quote
+        )
         free = self.portfolio.free_margin() - fee
         if need > free + Decimal("1e-9"):
             return f"INSUFFICIENT_MARGIN: required={need:.2f} {self.portfolio.currency}, free={free:.2f}"
@@ -222,7 +271,9 @@ class SimulatedVenue:
 
     def _reject(self, o: Order, reason: str) -> None:
         self._remove(o)
-        self.emit(OrderRejected(o.client_order_id, o.instrument_id, o.strategy_id, self.cache.now_ns, reason=reason))
+        self.emit(
+            OrderRejected(o.client_order_id, o.instrument_id, o.strategy_id, self.cache.now_ns, reason=reason)
+        )
         self._cancel_group(o)
 
     def _remove(self, o: Order) -> None:
@@ -242,18 +293,34 @@ class SimulatedVenue:
             remaining = sl.quantity - qty
             if remaining <= 0:
                 self._remove(sl)
-                self.emit(OrderCanceled(sl.client_order_id, sl.instrument_id, sl.strategy_id, self.cache.now_ns,
-                                        reason="OCO: position closed by take profits"))
+                self.emit(
+                    OrderCanceled(
+                        sl.client_order_id,
+                        sl.instrument_id,
+                        sl.strategy_id,
+                        self.cache.now_ns,
+                        reason="OCO: position closed by take profits",
+                    )
+                )
             else:
                 sl.quantity = remaining
 
     def _cancel_group(self, o: Order) -> None:
         if o.oco_group is None:
             return
-        for x in [x for x in self.working.get(o.instrument_id, []) if x.oco_group == o.oco_group and x is not o]:
+        for x in [
+            x for x in self.working.get(o.instrument_id, []) if x.oco_group == o.oco_group and x is not o
+        ]:
             self._remove(x)
-            self.emit(OrderCanceled(x.client_order_id, x.instrument_id, x.strategy_id, self.cache.now_ns,
-                                    reason=f"OCO: {o.client_order_id} filled"))
+            self.emit(
+                OrderCanceled(
+                    x.client_order_id,
+                    x.instrument_id,
+                    x.strategy_id,
+                    self.cache.now_ns,
+                    reason=f"OCO: {o.client_order_id} filled",
+                )
+            )
 
     # ---- trailing stops ------------------------------------------------------------------------------------
     def _offset(self, o: Order) -> Decimal:
