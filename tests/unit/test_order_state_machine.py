@@ -195,11 +195,6 @@ def test_cancel_rejected_after_a_pending_update_then_cancel_returns_to_the_worki
     assert o.apply(E.CANCEL_REJECTED) is S.TRIGGERED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Order.apply restores _status_before_pending (ACCEPTED, saved before "
-    "the partial fill) on CANCEL_REJECTED, so a partially filled order reports ACCEPTED",
-)
 def test_cancel_rejected_after_a_partial_fill_during_the_pending_cancel_is_partially_filled() -> None:
     o = submitted_and_accepted()
     o.apply(E.PENDING_CANCEL)
@@ -207,11 +202,6 @@ def test_cancel_rejected_after_a_partial_fill_during_the_pending_cancel_is_parti
     assert o.apply(E.CANCEL_REJECTED) is S.PARTIALLY_FILLED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: (PENDING_UPDATE, UPDATED) always goes to ACCEPTED, so a modified "
-    "partially filled or triggered order loses that status",
-)
 @pytest.mark.parametrize("working", [S.TRIGGERED, S.PARTIALLY_FILLED])
 def test_successful_update_returns_to_the_working_state_before_the_update(working: S) -> None:
     o = submitted_and_accepted()

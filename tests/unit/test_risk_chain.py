@@ -267,11 +267,6 @@ def test_reducing_state_lets_a_buy_cover_a_short() -> None:
     assert_denied(d, order("sell", D(1)), "REDUCE_ONLY_STATE")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: RiskEngine._check_state/_reduces looks only at the order's side, so "
-    "in REDUCING a sell of 3x a long passes and reverses into a larger short",
-)
 def test_reducing_state_denies_an_order_that_would_reverse_the_position() -> None:
     d = desk()
     d.hold(D(1000))
@@ -318,12 +313,6 @@ def test_a_denial_before_the_duplicate_id_check_does_not_burn_the_client_order_i
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ExecutionEngine.deny stores the denied duplicate in cache.orders "
-    "under the live order's id, so the live order's fill is applied to the DENIED copy and raises "
-    "InvalidStateTransition out of the kernel",
-)
 def test_denied_duplicate_id_does_not_replace_the_working_order_with_that_id() -> None:
     d = desk()
     live = order(oid="O-TB-risk-dup")

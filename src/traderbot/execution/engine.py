@@ -85,7 +85,7 @@ class ExecutionEngine:
         self.duplicate_fills = 0
 
     def deny(self, order: Order, reason: str) -> None:
-        self.cache.orders[order.client_order_id] = order
+        self.cache.orders.setdefault(order.client_order_id, order)  # never replace a live order's record
         order.apply(OrderEventKind.DENIED, reason)
         self.bus.publish(
             "orders",

@@ -10,6 +10,9 @@ from traderbot.model.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from traderbot.model.order_states import InvalidStateTransition, OrderEventKind, next_status
 
 
+_BACK_TO_WORKING = (OrderEventKind.CANCEL_REJECTED, OrderEventKind.MODIFY_REJECTED, OrderEventKind.UPDATED)
+
+
 @dataclass(frozen=True, slots=True)
 class TakeProfit:
     """One take-profit target of a bracket: a limit price and the fraction of the entry to close there."""
@@ -87,11 +90,10 @@ class Order:
             OrderStatus.PENDING_UPDATE,
         ):
             self._status_before_pending = self.status
-        if (
-            kind in (OrderEventKind.CANCEL_REJECTED, OrderEventKind.MODIFY_REJECTED)
-            and self._status_before_pending
-        ):
-            new = self._status_before_pending
+        if kind in _BACK_TO_WORKING and self.status in (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_UPDATE):
+            # back to the working status it had: partially filled if fills arrived meanwhile
+            before = self._status_before_pending or OrderStatus.ACCEPTED
+            new = OrderStatus.PARTIALLY_FILLED if self.filled_qty > 0 else before
         if reason:
             self.reason = reason
         self.status = new

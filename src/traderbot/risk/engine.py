@@ -67,11 +67,16 @@ class RiskEngine:
 
     # ---- checks --------------------------------------------------------------------------------------------
     def _reduces(self, order: Order) -> bool:
+        """True when the order is on the closing side and cannot reverse the position through flat."""
         net = self.portfolio.net_quantity(order.instrument_id)
-        return (net > 0 and order.side is OrderSide.SELL) or (net < 0 and order.side is OrderSide.BUY)
+        closing_side = (net > 0 and order.side is OrderSide.SELL) or (net < 0 and order.side is OrderSide.BUY)
+        if not closing_side:
+            return False
+        return order.reduce_only or (order.equity_fraction is None and order.quantity <= abs(net))
 
     def _check_state(self, order: Order) -> str | None:
-        if self.state is TradingState.HALTED:
+        if self.state is TradingState.HALTED and not (order.parent_id and self._reduces(order)):
+            # a filled entry's own protective exits still go out: a halt must not leave a position naked
             return _deny(DenyReason.TRADING_HALTED, f"state={self.state.value}")
         if self.state is TradingState.REDUCING and not (order.reduce_only or self._reduces(order)):
             return _deny(DenyReason.REDUCE_ONLY_STATE, f"state={self.state.value}")
