@@ -213,11 +213,6 @@ def test_adding_to_a_position_averages_the_entry_price() -> None:
     assert k.portfolio.balance == D(10_000) + D(10) * D(10) + D(30) * D(7)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Position keeps a divided average price (28 significant digits), "
-    "so realised P&L after scaling in is not exact: 0.299949999999999999999999999 instead of 0.29995",
-)
 def test_realised_pnl_after_scaling_in_at_unequal_prices_is_exact() -> None:
     rows = [flat(1.00001), flat(1.00001), flat(1.00001), flat(1.00002), flat(1.1), flat(1.1)]
     script: dict[int, Action] = {1: lambda s: s.buy(1), 2: lambda s: s.buy(2), 3: lambda s: s.sell(3)}

@@ -10,7 +10,6 @@ from decimal import Decimal as D
 from typing import Any, ClassVar
 
 import pandas as pd
-import pytest
 
 from traderbot.core.messages import OrderCanceled, OrderFilled
 from traderbot.data.series import BarSeries
@@ -293,11 +292,6 @@ def test_atr_trailing_stop_order_updates_atr_wilder_style_each_bar() -> None:
     assert sim.balance == D(10_000) + D(10) * (D("102.25") - D(103))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the atr_period option is dropped for a bracket's trailing_atr_sl "
-    "(Bracket has no atr_period; Kernel._spawn_child leaves the default 14)",
-)
 def test_atr_period_option_applies_to_a_brackets_atr_trailing_stop_loss() -> None:
     # same path as the stand-alone order above, with the trailing stop attached to the entry as a bracket:
     # entry sent after bar 4, filled at bar 5's open 105; the stop ends at 102.25 as computed above
@@ -305,12 +299,6 @@ def test_atr_period_option_applies_to_a_brackets_atr_trailing_stop_loss() -> Non
     assert [(f.side, f.price) for f in sim.fills] == [("buy", D(105)), ("sell", D("102.25"))]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: venue._true_range subtracts binary floats (1.1020 - 1.0990 = "
-    "0.0030000000000001137) and _init_trailing does not round the first trigger to the tick, so "
-    "the stop fills at an off-tick price 1.0939999999999997726",
-)
 def test_atr_trailing_stop_on_fx_prices_fills_at_an_exact_tick_price() -> None:
     fx: Row = (1.1000, 1.1020, 1.0990, 1.1000)  # true range exactly 0.0030
     # entry sent after bar 2: ATR seed 0.0030, stop = 1.1000 - 2 * 0.0030 = 1.0940; bar 3 falls to 1.0930
@@ -347,12 +335,6 @@ def test_close_cancels_the_positions_bracket_orders_and_flattens_at_the_next_ope
     assert sim.balance == D(10_000) + D(1000) * D("0.0004")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: after a limit entry fills inside a bar, its take profit is matched "
-    "against the same bar's high although that high may have come before the entry (optimistic; "
-    "the venue docstring promises conservative handling of the unknown intrabar path)",
-)
 def test_take_profit_of_a_limit_entry_does_not_fill_on_the_same_bars_high() -> None:
     # buy limit 1.0950 fills when the bar dips to 1.0940; whether the 1.1100 high came before or after the
     # dip is unknown, so the 1.1050 target must not be assumed hit in this bar

@@ -190,11 +190,6 @@ def test_per_bar_spread_column_is_used_instead_of_fixed_pips_at_the_fill_bar() -
     assert [f.price for f in sim.fills] == [D("1.1012") + D("0.0003")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: fill_on='close' prices the fill with the NEXT bar's spread "
-    "(venue._bar_spread indexes spread[visible], which is t+1 after bar t closed)",
-)
 def test_fill_on_close_uses_the_spread_of_the_bar_it_fills_on_not_the_next_one() -> None:
     venue = VenueConfig(fill_on="close")
     sim = simulate({1: lambda s: s.buy(1000)}, MOVING, venue=venue, spread=[0.0001, 0.0002, 0.0003, 0.0004])
@@ -257,11 +252,6 @@ def test_commission_is_charged_exactly_on_each_fill(
     assert D(result.final_equity_exact) == D(10_000) + gross - entry_fee - exit_fee
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: financing is not implemented: FinancingModel.charge and "
-    "Portfolio.charge_financing are never called, so a configured swap rate is silently ignored",
-)
 def test_long_position_held_over_the_22utc_rollover_is_charged_one_day_of_financing() -> None:
     rows = [(1.1, 1.1, 1.1, 1.1)] * 7  # 20:00 .. 02:00 UTC, Monday night: one rollover at 22:00
     venue = VenueConfig(financing=FinancingModel(long_rate=D("0.0365")))
@@ -355,11 +345,6 @@ def test_stop_limit_not_triggered_does_not_fill_even_if_the_limit_is_reachable()
     assert not any(isinstance(e, OrderTriggered) for e in sim.events)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a triggered stop-limit is matched as a limit against the whole bar "
-    "(venue._match_stop -> _match_limit), so a buy fills at the open, BELOW its own stop price",
-)
 def test_buy_stop_limit_never_fills_below_its_stop_price() -> None:
     # open 1.0990 is below the stop 1.1000; the price crosses 1.1000 later in the bar, so the earliest
     # possible fill is at 1.1000 (the limit 1.1010 allows it)
@@ -368,11 +353,6 @@ def test_buy_stop_limit_never_fills_below_its_stop_price() -> None:
     assert [f.price for f in sim.fills] == [D("1.1000")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: time in force is ignored by the venue: an IOC limit that cannot "
-    "fill on its first bar stays working (GTC) and fills bars later",
-)
 def test_immediate_or_cancel_limit_that_cannot_fill_at_once_is_not_filled_later() -> None:
     rows = [FLAT, FLAT, FLAT, (1.1000, 1.1005, 1.0900, 1.0960), FLAT]
     sim = simulate({1: lambda s: s.buy(1000, limit=D("1.0950"), tif="ioc")}, rows)
@@ -423,11 +403,6 @@ def test_leveraged_fx_margin_limit_is_notional_times_margin_rate() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: venue._margin_problem checks a reversal's new opposite exposure "
-    "against free margin that still counts the margin of the position being closed",
-)
 def test_reversal_through_flat_is_allowed_when_the_margin_after_the_trade_fits() -> None:
     one: Row = (1.0, 1.0, 1.0, 1.0)
     # long 20000 (margin 666 of 1000 equity), then sell 40000: after the fill the account is short 20000,
@@ -467,11 +442,6 @@ def test_all_in_buys_the_whole_lots_equity_pays_for_commission_included(
     assert sim.balance == D(1000) - fee
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: venue._size_from_equity ignores CommissionModel.minimum, so all-in "
-    "sizes 100 units at 10 with a 5 minimum fee and the fill is then rejected INSUFFICIENT_MARGIN",
-)
 def test_all_in_with_a_minimum_commission_buys_one_lot_less_instead_of_being_rejected() -> None:
     ten = [TEN] * 4
     sim = simulate(

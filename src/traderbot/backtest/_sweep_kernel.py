@@ -50,6 +50,27 @@ N_CFG = 17
     S_REJECTED,
 ) = range(11)
 N_STATS = 11
+# simulator state (float64 array)
+(
+    ST_BAL,
+    ST_POS,
+    ST_AVG,
+    ST_OPEN_COST,
+    ST_ENTRY_BAR,
+    ST_PEND_CLOSE,
+    ST_PEND_DIR,
+    ST_PEND_QTY,
+    ST_PEND_SL,
+    ST_PEND_TP,
+    ST_SL,
+    ST_TP,
+    ST_TRADES,
+    ST_WINS,
+    ST_GWIN,
+    ST_GLOSS,
+    ST_REJECTED,
+) = range(17)
+N_ST = 17
 
 
 @njit(cache=True, inline="always")
@@ -72,6 +93,155 @@ def _fee(q: float, px: float, cfg: np.ndarray) -> float:
     return 0.0
 
 
+@njit(cache=True, inline="always")
+def _entry_qty(bal: float, px: float, cfg: np.ndarray) -> float:
+    """All-in/fraction sizing at the fill price, as brokers.sim.funds.size_from_equity (min fee included)."""
+    total = bal * cfg[SIZE_VALUE]
+    unit = px * cfg[MULT] * (1.0 + cfg[PCT]) + cfg[PER_UNIT]
+    if unit <= 0:
+        return 0.0
+    q = (
+        _floor_lot((total - max(cfg[PER_ORDER], 0.0)) / unit, cfg[LOT])
+        if total > max(cfg[PER_ORDER], 0.0)
+        else 0.0
+    )
+    if q > 0:
+        fee = _fee(q, px, cfg)
+        if q * px * cfg[MULT] + fee > total:
+            q = _floor_lot((total - fee) / (px * cfg[MULT]), cfg[LOT]) if total > fee else 0.0
+    return q
+
+
+@njit(cache=True)
+def _close(st: np.ndarray, px: float, t: int, record: bool, tr_out: np.ndarray, cfg: np.ndarray) -> None:
+    """Close the whole position at px (state array st: see the ST_* indices)."""
+    pos = st[ST_POS]
+    q = abs(pos)
+    fee = _fee(q, px, cfg)
+    sign = 1.0 if pos > 0 else -1.0
+    gross = q * (px - st[ST_AVG]) * sign * cfg[MULT]
+    st[ST_BAL] += gross - fee
+    pnl = gross - (st[ST_OPEN_COST] + fee)
+    k = int(st[ST_TRADES])
+    if record:
+        tr_out[k, 0] = st[ST_ENTRY_BAR]
+        tr_out[k, 1] = t
+        tr_out[k, 2] = sign
+        tr_out[k, 3] = q
+        tr_out[k, 4] = st[ST_AVG]
+        tr_out[k, 5] = px
+        tr_out[k, 6] = pnl
+    st[ST_TRADES] += 1
+    if pnl > 0:
+        st[ST_WINS] += 1
+        st[ST_GWIN] += pnl
+    else:
+        st[ST_GLOSS] -= pnl
+    st[ST_POS] = 0.0
+    st[ST_AVG] = 0.0
+    st[ST_OPEN_COST] = 0.0
+    st[ST_SL] = np.nan
+    st[ST_TP] = np.nan
+
+
+@njit(cache=True)
+def _fill_pending(
+    st: np.ndarray, price: float, t: int, record: bool, tr_out: np.ndarray, cfg: np.ndarray
+) -> None:
+    """Fill the pending market orders at `price` (data side): the close first, then the entry."""
+    if st[ST_PEND_CLOSE] > 0 and st[ST_POS] != 0:
+        px = price + cfg[BUY_ADD] if st[ST_POS] < 0 else price - cfg[SELL_SUB]
+        if cfg[SLIP] > 0:
+            px = _round_tick(px + cfg[SLIP] if st[ST_POS] < 0 else px - cfg[SLIP], cfg[TICK])
+        _close(st, px, t, record, tr_out, cfg)
+    st[ST_PEND_CLOSE] = 0.0
+    d = st[ST_PEND_DIR]
+    if d != 0:
+        buy = d > 0
+        px = price + cfg[BUY_ADD] if buy else price - cfg[SELL_SUB]
+        if cfg[SLIP] > 0:
+            px = _round_tick(px + cfg[SLIP] if buy else px - cfg[SLIP], cfg[TICK])
+        q = st[ST_PEND_QTY] if st[ST_PEND_QTY] != 0.0 else _entry_qty(st[ST_BAL], px, cfg)
+        fee = _fee(q, px, cfg)
+        if q <= 0 or q * px * cfg[MULT] * cfg[MARGIN] > st[ST_BAL] - fee + 1e-9:
+            st[ST_REJECTED] += 1
+        else:
+            st[ST_BAL] -= fee
+            st[ST_POS] = q if buy else -q
+            st[ST_AVG] = px
+            st[ST_OPEN_COST] = fee
+            st[ST_ENTRY_BAR] = t
+            st[ST_SL] = st[ST_PEND_SL]
+            st[ST_TP] = st[ST_PEND_TP]
+        st[ST_PEND_DIR] = 0.0
+
+
+@njit(cache=True)
+def _bracket_exit(st: np.ndarray, o: float, h: float, lo: float, cfg: np.ndarray) -> float:
+    """Exit price of the working stop loss (checked first) or take profit on this bar, or NaN."""
+    long = st[ST_POS] > 0
+    sl, tp = st[ST_SL], st[ST_TP]
+    if sl == sl:
+        if long:
+            bo, bl = o - cfg[SELL_SUB], lo - cfg[SELL_SUB]
+            if bl <= sl:
+                px = bo if bo <= sl else sl
+                return _round_tick(px - cfg[SLIP], cfg[TICK]) if cfg[SLIP] > 0 else px
+        else:
+            ao, ah = o + cfg[BUY_ADD], h + cfg[BUY_ADD]
+            if ah >= sl:
+                px = ao if ao >= sl else sl
+                return _round_tick(px + cfg[SLIP], cfg[TICK]) if cfg[SLIP] > 0 else px
+    if tp == tp:
+        if long:
+            bo, bh = o - cfg[SELL_SUB], h - cfg[SELL_SUB]
+            if bh >= tp:
+                return max(bo, tp)
+        else:
+            ao, al = o + cfg[BUY_ADD], lo + cfg[BUY_ADD]
+            if al <= tp:
+                return min(ao, tp)
+    return np.nan
+
+
+@njit(cache=True)
+def _decide(
+    st: np.ndarray,
+    s: int,
+    t: int,
+    c: np.ndarray,
+    sl_px: np.ndarray,
+    tp_px: np.ndarray,
+    risk_dist: np.ndarray,
+    cfg: np.ndarray,
+) -> None:
+    """The signal rule at the close of bar t: set the pending close/entry (sizes known now are fixed now)."""
+    pos = st[ST_POS]
+    want_close = (s > 0 and pos < 0) or (s < 0 and pos > 0)
+    d = 0
+    if s > 0 and pos <= 0:
+        d = 1
+    elif s < 0 and pos >= 0 and not cfg[LONG_ONLY]:
+        d = -1
+    if want_close:  # the position's own bracket goes with it
+        st[ST_SL] = np.nan
+        st[ST_TP] = np.nan
+    q_fixed = 0.0
+    if d != 0 and cfg[SIZING] == 1.0:
+        q_fixed = _floor_lot(cfg[SIZE_VALUE], cfg[LOT]) if cfg[LOT] > 0 else cfg[SIZE_VALUE]
+    elif d != 0 and cfg[SIZING] == 2.0:
+        eq_now = st[ST_BAL] + pos * (c[t] - st[ST_AVG]) * cfg[MULT]
+        dist = abs(c[t] - sl_px[t]) if sl_px[t] == sl_px[t] else risk_dist[t]
+        q_fixed = (
+            _floor_lot(eq_now * cfg[SIZE_VALUE] / 100.0 / (dist * cfg[MULT]), cfg[LOT]) if dist > 0 else -1.0
+        )
+    st[ST_PEND_CLOSE] = 1.0 if want_close else 0.0
+    st[ST_PEND_DIR] = d if q_fixed >= 0 else 0
+    st[ST_PEND_QTY] = max(q_fixed, 0.0)
+    st[ST_PEND_SL] = sl_px[t] if d != 0 else np.nan
+    st[ST_PEND_TP] = tp_px[t] if d != 0 else np.nan
+
+
 @njit(cache=True)
 def simulate(
     o: np.ndarray,
@@ -88,25 +258,11 @@ def simulate(
     tr_out: np.ndarray,
 ) -> np.ndarray:
     n = len(c)
-    mult = cfg[MULT]
     cash0 = cfg[CASH]
-    bal = cash0
-    pos = 0.0
-    avg = 0.0
-    open_cost = 0.0
-    entry_bar = 0
-    pend_close = False
-    pend_dir = 0  # entry to make at the next fill: +1 buy, -1 sell
-    pend_qty = 0.0  # 0: size from equity at fill
-    pend_sl = np.nan
-    pend_tp = np.nan
-    w_sl = np.nan  # working bracket of the open position
-    w_tp = np.nan
-    trades = 0
-    wins = 0
-    gwin = 0.0
-    gloss = 0.0
-    rejected = 0
+    st = np.zeros(N_ST)
+    st[ST_BAL] = cash0
+    st[ST_SL] = np.nan
+    st[ST_TP] = np.nan
     peak = cash0
     maxdd = 0.0
     last_day_eq = cash0
@@ -114,203 +270,20 @@ def simulate(
     rsq = 0.0
     rdown = 0.0
     ndays = 0
-    stats = np.zeros(N_STATS)
-
+    fill_close = cfg[FILL_CLOSE] > 0
     for t in range(n):
-        if not cfg[FILL_CLOSE] and (pend_close or pend_dir != 0):
-            # ---- market orders at the open
-            if pend_close and pos != 0:
-                px = o[t] + cfg[BUY_ADD] if pos < 0 else o[t] - cfg[SELL_SUB]
-                if cfg[SLIP] > 0:
-                    px = _round_tick(px + cfg[SLIP] if pos < 0 else px - cfg[SLIP], cfg[TICK])
-                q = abs(pos)
-                fee = _fee(q, px, cfg)
-                bal -= fee
-                gross = q * (px - avg) * (1.0 if pos > 0 else -1.0) * mult
-                bal += gross
-                pnl = gross - (open_cost + fee)
-                if record:
-                    tr_out[trades, 0] = entry_bar
-                    tr_out[trades, 1] = t
-                    tr_out[trades, 2] = 1.0 if pos > 0 else -1.0
-                    tr_out[trades, 3] = q
-                    tr_out[trades, 4] = avg
-                    tr_out[trades, 5] = px
-                    tr_out[trades, 6] = pnl
-                trades += 1
-                if pnl > 0:
-                    wins += 1
-                    gwin += pnl
-                else:
-                    gloss -= pnl
-                pos = 0.0
-                avg = 0.0
-                open_cost = 0.0
-            pend_close = False
-            if pend_dir != 0:
-                buy = pend_dir > 0
-                px = o[t] + cfg[BUY_ADD] if buy else o[t] - cfg[SELL_SUB]
-                if cfg[SLIP] > 0:
-                    px = _round_tick(px + cfg[SLIP] if buy else px - cfg[SLIP], cfg[TICK])
-                q = pend_qty
-                if q == 0.0:
-                    budget = bal * cfg[SIZE_VALUE] - max(cfg[PER_ORDER], 0.0)
-                    unit = px * mult * (1.0 + cfg[PCT]) + cfg[PER_UNIT]
-                    q = _floor_lot(budget / unit, cfg[LOT]) if budget > 0 and unit > 0 else 0.0
-                fee = _fee(q, px, cfg)
-                need = q * px * mult * cfg[MARGIN]
-                if q <= 0 or need > bal - fee + 1e-9:
-                    rejected += 1
-                else:
-                    bal -= fee
-                    pos = q if buy else -q
-                    avg = px
-                    open_cost = fee
-                    entry_bar = t
-                    w_sl = pend_sl
-                    w_tp = pend_tp
-                pend_dir = 0
-        # ---- working bracket: stop loss first, then take profit
-        if pos != 0 and (w_sl == w_sl or w_tp == w_tp):
-            long = pos > 0
-            exit_px = np.nan
-            if w_sl == w_sl:
-                if long:
-                    bo, bl = o[t] - cfg[SELL_SUB], lo[t] - cfg[SELL_SUB]
-                    if bl <= w_sl:
-                        exit_px = bo if bo <= w_sl else w_sl
-                else:
-                    ao, ah = o[t] + cfg[BUY_ADD], h[t] + cfg[BUY_ADD]
-                    if ah >= w_sl:
-                        exit_px = ao if ao >= w_sl else w_sl
-                if exit_px == exit_px and cfg[SLIP] > 0:
-                    exit_px = _round_tick(exit_px - cfg[SLIP] if long else exit_px + cfg[SLIP], cfg[TICK])
-            if exit_px != exit_px and w_tp == w_tp:
-                if long:
-                    bo, bh = o[t] - cfg[SELL_SUB], h[t] - cfg[SELL_SUB]
-                    if bh >= w_tp:
-                        exit_px = max(bo, w_tp)
-                else:
-                    ao, al = o[t] + cfg[BUY_ADD], lo[t] + cfg[BUY_ADD]
-                    if al <= w_tp:
-                        exit_px = min(ao, w_tp)
-            if exit_px == exit_px:
-                q = abs(pos)
-                fee = _fee(q, exit_px, cfg)
-                bal -= fee
-                gross = q * (exit_px - avg) * (1.0 if long else -1.0) * mult
-                bal += gross
-                pnl = gross - (open_cost + fee)
-                if record:
-                    tr_out[trades, 0] = entry_bar
-                    tr_out[trades, 1] = t
-                    tr_out[trades, 2] = 1.0 if long else -1.0
-                    tr_out[trades, 3] = q
-                    tr_out[trades, 4] = avg
-                    tr_out[trades, 5] = exit_px
-                    tr_out[trades, 6] = pnl
-                trades += 1
-                if pnl > 0:
-                    wins += 1
-                    gwin += pnl
-                else:
-                    gloss -= pnl
-                pos = 0.0
-                avg = 0.0
-                open_cost = 0.0
-                w_sl = np.nan
-                w_tp = np.nan
-        # ---- the strategy's decision at the close of bar t
+        if not fill_close and (st[ST_PEND_CLOSE] > 0 or st[ST_PEND_DIR] != 0):
+            _fill_pending(st, o[t], t, record, tr_out, cfg)
+        if st[ST_POS] != 0 and (st[ST_SL] == st[ST_SL] or st[ST_TP] == st[ST_TP]):
+            px = _bracket_exit(st, o[t], h[t], lo[t], cfg)
+            if px == px:
+                _close(st, px, t, record, tr_out, cfg)
         s = sig[t]
         if s != 0 and t < n - 1:
-            want_close = (s > 0 and pos < 0) or (s < 0 and pos > 0)
-            d = 0
-            if s > 0 and pos <= 0:
-                d = 1
-            elif s < 0 and pos >= 0 and not cfg[LONG_ONLY]:
-                d = -1
-            if want_close:
-                w_sl = np.nan
-                w_tp = np.nan
-            q_fixed = 0.0
-            if d != 0 and cfg[SIZING] == 1.0:
-                q_fixed = _floor_lot(cfg[SIZE_VALUE], cfg[LOT]) if cfg[LOT] > 0 else cfg[SIZE_VALUE]
-            elif d != 0 and cfg[SIZING] == 2.0:
-                eq_now = bal + pos * (c[t] - avg) * mult
-                dist = abs(c[t] - sl_px[t]) if sl_px[t] == sl_px[t] and d != 0 else risk_dist[t]
-                q_fixed = (
-                    _floor_lot(eq_now * cfg[SIZE_VALUE] / 100.0 / (dist * mult), cfg[LOT])
-                    if dist > 0
-                    else -1.0
-                )
-            if cfg[FILL_CLOSE]:
-                pend_close = want_close
-                pend_dir = d
-                pend_qty = q_fixed
-                pend_sl = sl_px[t] if d != 0 else np.nan
-                pend_tp = tp_px[t] if d != 0 else np.nan
-                # fill immediately at this close (same code path as the open, with close prices)
-                if pend_close and pos != 0:
-                    px = c[t] + cfg[BUY_ADD] if pos < 0 else c[t] - cfg[SELL_SUB]
-                    if cfg[SLIP] > 0:
-                        px = _round_tick(px + cfg[SLIP] if pos < 0 else px - cfg[SLIP], cfg[TICK])
-                    q = abs(pos)
-                    fee = _fee(q, px, cfg)
-                    bal -= fee
-                    gross = q * (px - avg) * (1.0 if pos > 0 else -1.0) * mult
-                    bal += gross
-                    pnl = gross - (open_cost + fee)
-                    if record:
-                        tr_out[trades, 0] = entry_bar
-                        tr_out[trades, 1] = t
-                        tr_out[trades, 2] = 1.0 if pos > 0 else -1.0
-                        tr_out[trades, 3] = q
-                        tr_out[trades, 4] = avg
-                        tr_out[trades, 5] = px
-                        tr_out[trades, 6] = pnl
-                    trades += 1
-                    if pnl > 0:
-                        wins += 1
-                        gwin += pnl
-                    else:
-                        gloss -= pnl
-                    pos = 0.0
-                    avg = 0.0
-                    open_cost = 0.0
-                pend_close = False
-                if pend_dir != 0:
-                    buy = pend_dir > 0
-                    px = c[t] + cfg[BUY_ADD] if buy else c[t] - cfg[SELL_SUB]
-                    if cfg[SLIP] > 0:
-                        px = _round_tick(px + cfg[SLIP] if buy else px - cfg[SLIP], cfg[TICK])
-                    q = pend_qty
-                    if q == 0.0:
-                        budget = bal * cfg[SIZE_VALUE] - max(cfg[PER_ORDER], 0.0)
-                        unit = px * mult * (1.0 + cfg[PCT]) + cfg[PER_UNIT]
-                        q = _floor_lot(budget / unit, cfg[LOT]) if budget > 0 and unit > 0 else 0.0
-                    fee = _fee(q, px, cfg)
-                    need = q * px * mult * cfg[MARGIN]
-                    if q <= 0 or need > bal - fee + 1e-9:
-                        rejected += 1
-                    else:
-                        bal -= fee
-                        pos = q if buy else -q
-                        avg = px
-                        open_cost = fee
-                        entry_bar = t
-                        w_sl = pend_sl
-                        w_tp = pend_tp
-                    pend_dir = 0
-            else:
-                pend_close = want_close
-                pend_dir = d
-                pend_qty = q_fixed if q_fixed >= 0 else 0.0
-                if q_fixed < 0:
-                    pend_dir = 0
-                pend_sl = sl_px[t] if d != 0 else np.nan
-                pend_tp = tp_px[t] if d != 0 else np.nan
-        # ---- marks for risk-adjusted statistics
-        eq = bal + pos * (c[t] - avg) * mult
+            _decide(st, s, t, c, sl_px, tp_px, risk_dist, cfg)
+            if fill_close:
+                _fill_pending(st, c[t], t, record, tr_out, cfg)
+        eq = st[ST_BAL] + st[ST_POS] * (c[t] - st[ST_AVG]) * cfg[MULT]
         if eq > peak:
             peak = eq
         dd = eq / peak - 1.0
@@ -323,24 +296,26 @@ def simulate(
             rdown += min(r, 0.0) ** 2
             ndays += 1
             last_day_eq = eq
-    final = bal + pos * (c[n - 1] - avg) * mult if n else bal
+    stats = np.zeros(N_STATS)
+    final = st[ST_BAL] + st[ST_POS] * (c[n - 1] - st[ST_AVG]) * cfg[MULT] if n else st[ST_BAL]
     stats[S_FINAL] = final
-    stats[S_TRADES] = trades
+    stats[S_TRADES] = st[ST_TRADES]
     stats[S_RETURN] = final / cash0 - 1.0
     stats[S_MAXDD] = maxdd
+    stats[S_SHARPE] = np.nan
+    stats[S_SORTINO] = np.nan
     if ndays > 1:
         mean = rsum / ndays
         var = (rsq - ndays * mean * mean) / (ndays - 1)
-        stats[S_SHARPE] = mean / math.sqrt(var) * math.sqrt(cfg[PPY]) if var > 0 else np.nan
+        if var > 0:
+            stats[S_SHARPE] = mean / math.sqrt(var) * math.sqrt(cfg[PPY])
         dd_dev = math.sqrt(rdown / ndays)
-        stats[S_SORTINO] = mean / dd_dev * math.sqrt(cfg[PPY]) if dd_dev > 0 else np.nan
-    else:
-        stats[S_SHARPE] = np.nan
-        stats[S_SORTINO] = np.nan
-    stats[S_GROSS_WIN] = gwin
-    stats[S_GROSS_LOSS] = gloss
-    stats[S_WINS] = wins
-    stats[S_REJECTED] = rejected
+        if dd_dev > 0:
+            stats[S_SORTINO] = mean / dd_dev * math.sqrt(cfg[PPY])
+    stats[S_GROSS_WIN] = st[ST_GWIN]
+    stats[S_GROSS_LOSS] = st[ST_GLOSS]
+    stats[S_WINS] = st[ST_WINS]
+    stats[S_REJECTED] = st[ST_REJECTED]
     stats[S_CALMAR] = np.nan
     return stats
 

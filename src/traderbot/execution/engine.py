@@ -53,7 +53,7 @@ class MemoryJournal:
         self.orders.append(order)
 
 
-_KIND: dict[type, OrderEventKind] = {
+_KIND: dict[type, OrderEventKind] = {  # venue event -> state-machine event
     OrderAccepted: OrderEventKind.ACCEPTED,
     OrderRejected: OrderEventKind.REJECTED,
     OrderCanceled: OrderEventKind.CANCELED,
@@ -158,6 +158,7 @@ class ExecutionEngine:
         elif b.trailing_offset is not None or b.trailing_atr_multiple is not None:
             trail = self.spawn_child(entry, side, OrderType.TRAILING_STOP, entry.filled_qty, None)
             trail.trailing_offset, trail.trailing_atr_multiple = b.trailing_offset, b.trailing_atr_multiple
+            trail.atr_period = b.atr_period
             children.append(trail)
         inst = self.cache.instruments[entry.instrument_id]
         left = entry.filled_qty

@@ -157,6 +157,7 @@ class Kernel:
         visible = cache.visible
         by_series = self._by_series
         working = venue.working
+        financing = venue.financing_on
         cols = [_columns(s) for s in cache.series]
         names = [(s.instrument_id, s.timeframe.name, s.timeframe.ns) for s in cache.series]
         for e, (t, k, i) in enumerate(zip(ts.tolist(), sid.tolist(), row.tolist(), strict=True)):
@@ -167,7 +168,7 @@ class Kernel:
             cache.now_ns = t
             portfolio.current_event = e
             iid, tf_name, _ = names[k]
-            if working.get(iid):
+            if working.get(iid) or financing:
                 venue.on_bar(k, i)
             visible[k] = i + 1
             subs = by_series.get(k)

@@ -252,7 +252,13 @@ def _bracket(kw: dict[str, Any]) -> Bracket | None:
             tps = (TakeProfit(_dec(tp) or Decimal("NaN")),)
     if sl is None and not tps and tsl is None and tatr is None:
         return None
-    return Bracket(stop_loss=sl, take_profits=tps, trailing_offset=tsl, trailing_atr_multiple=tatr)
+    return Bracket(
+        stop_loss=sl,
+        take_profits=tps,
+        trailing_offset=tsl,
+        trailing_atr_multiple=tatr,
+        atr_period=int(kw.get("atr_period", 14)),
+    )
 
 
 def _assert_prefix_equal(full: Any, part: Any, cut: int, name: str) -> None:

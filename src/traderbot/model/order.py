@@ -9,7 +9,6 @@ from traderbot.core.money import ZERO
 from traderbot.model.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from traderbot.model.order_states import InvalidStateTransition, OrderEventKind, next_status
 
-
 _BACK_TO_WORKING = (OrderEventKind.CANCEL_REJECTED, OrderEventKind.MODIFY_REJECTED, OrderEventKind.UPDATED)
 
 
@@ -33,6 +32,7 @@ class Bracket:
     take_profits: tuple[TakeProfit, ...] = ()
     trailing_offset: Decimal | None = None
     trailing_atr_multiple: Decimal | None = None
+    atr_period: int = 14
 
 
 @dataclass(slots=True)
@@ -90,7 +90,10 @@ class Order:
             OrderStatus.PENDING_UPDATE,
         ):
             self._status_before_pending = self.status
-        if kind in _BACK_TO_WORKING and self.status in (OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_UPDATE):
+        if kind in _BACK_TO_WORKING and self.status in (
+            OrderStatus.PENDING_CANCEL,
+            OrderStatus.PENDING_UPDATE,
+        ):
             # back to the working status it had: partially filled if fills arrived meanwhile
             before = self._status_before_pending or OrderStatus.ACCEPTED
             new = OrderStatus.PARTIALLY_FILLED if self.filled_qty > 0 else before

@@ -130,15 +130,16 @@ class Portfolio:
         return self.balance + self.unrealized()
 
     def margin_used(self) -> Decimal:
-        used = ZERO
-        for (_, iid), pos in self.positions.items():
-            if pos.quantity:
-                inst = self.cache.instruments[iid]
-                px = self.cache.last_price(iid) or pos.avg_price
-                used += self.to_account(
-                    abs(pos.quantity) * px * inst.multiplier * inst.margin_rate, inst.quote
-                )
-        return used
+        return sum((self.margin_for(iid) for iid in {i for (_, i) in self.positions}), ZERO)
+
+    def margin_for(self, instrument_id: str) -> Decimal:
+        """Margin held by the net position in one instrument (account currency)."""
+        net = self.net_quantity(instrument_id)
+        if net == 0:
+            return ZERO
+        inst = self.cache.instruments[instrument_id]
+        px = self.cache.last_price(instrument_id) or ZERO
+        return self.to_account(abs(net) * px * inst.multiplier * inst.margin_rate, inst.quote)
 
     def free_margin(self) -> Decimal:
         return self.equity() - self.margin_used()

@@ -1,39 +1,48 @@
 """The simulated venue: a bar-driven matching engine shared by backtests and paper trading.
 
 Per bar of an instrument, in this order (conservative when the path inside the bar is unknown):
+0. overnight financing for positions held over a rollover, and expiry of DAY orders;
 1. market orders waiting for this bar fill at its open (buys at the ask, sells at the bid, plus slippage);
+   IOC/FOK orders get this one chance at the open and expire otherwise;
 2. stop orders (stop losses, stops, trailing stops) trigger on the bar's high/low; a gap through the trigger
    fills at the open; stops are checked before limits, so when a stop loss and a take profit both lie inside
-   one bar, the stop loss wins;
-3. limit orders fill at their limit (or a better open);
+   one bar, the stop loss wins. A triggered stop-limit fills at the trigger price only if that is within its
+   limit, and otherwise rests as a limit from the next bar on;
+3. limit orders fill at their limit (or a better open). The take profit of an entry that itself filled inside
+   this bar (a limit or stop entry) is not matched in the same bar: the bar's high/low may have come first;
 4. trailing stops then move with this bar's extreme (never within the bar that is being checked).
 Members of an OCO group (a bracket's stop loss and take profits) cancel each other; a partial take profit
-reduces the stop loss. Fill timestamps are the open time of the bar in which they happen.
+reduces the stop loss. Fill timestamps are the open time of the bar in which they happen (the bar's close
+time for fills at the close).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from traderbot.brokers.sim.costs import VenueConfig
+from traderbot.brokers.sim.funds import margin_problem, size_from_equity
+from traderbot.brokers.sim.trailing import TrailingStops
 from traderbot.core.ids import SequenceIdGenerator
 from traderbot.core.messages import (
     OrderAccepted,
     OrderCanceled,
     OrderCancelRejected,
     OrderEvent,
+    OrderExpired,
     OrderFilled,
     OrderRejected,
     OrderTriggered,
 )
-from traderbot.core.money import ZERO
 from traderbot.kernel.cache import Cache
-from traderbot.model.enums import OrderSide, OrderType
+from traderbot.model.enums import OrderSide, OrderType, TimeInForce
 from traderbot.model.order import Order
 from traderbot.portfolio.portfolio import Portfolio
 
 _STOPS = (OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP)
+_DAY_NS = 86_400_000_000_000
+_HOUR_NS = 3_600_000_000_000
 
 
 class SimulatedVenue:
@@ -49,9 +58,13 @@ class SimulatedVenue:
         self.working: dict[str, list[Order]] = {}
         self._venue_ids = SequenceIdGenerator("V")
         self._trade_ids = SequenceIdGenerator("T")
-        self._atr: dict[tuple[str, str], Decimal] = {}  # (order id) -> current ATR for ATR trailing stops
-        self._bar = -1
+        self._trailing = TrailingStops()
+        self._expiry: dict[str, int] = {}  # DAY orders: expire at the next rollover
+        self._last_bar_ts: dict[str, int] = {}  # per instrument, for financing rollovers
+        self._intrabar_entries: set[str] = set()  # entries filled inside the bar being matched
         self.fill_on_close = config.fill_on == "close"
+        self.financing_on = not config.financing.is_zero
+        self._rollover_offset = config.financing.rollover_hour_utc * _HOUR_NS
 
     # ---- commands ------------------------------------------------------------------------------------------
     def submit(self, order: Order) -> None:
@@ -68,28 +81,23 @@ class SimulatedVenue:
         )
         if not order.is_open:
             return
+        idx = self.cache.primary[order.instrument_id]
+        n = self.cache.visible[idx]
+        s = self.cache.series[idx]
         if order.type is OrderType.TRAILING_STOP:
-            self._init_trailing(order)
-        if order.type is OrderType.MARKET and self.fill_on_close:
-            idx = self.cache.primary[order.instrument_id]
-            n = self.cache.visible[idx]
-            if n:
-                s = self.cache.series[idx]
-                self._fill_at(
-                    order,
-                    self._dec(order, float(s.close[n - 1])),
-                    idx,
-                    n - 1,
-                    slip=True,
-                    ts=int(s.ts[n - 1]) + s.timeframe.ns,
-                )
-                return
+            self._trailing.start(order, self.cache.instruments[order.instrument_id], s, n)
+        if order.time_in_force is TimeInForce.DAY:
+            self._expiry[order.client_order_id] = self._next_rollover(now)
+        if order.type is OrderType.MARKET and self.fill_on_close and n:
+            px = self._dec(order, float(s.close[n - 1]), idx, n - 1)
+            self._fill_at(order, px, idx, n - 1, slip=True, ts=int(s.ts[n - 1]) + s.timeframe.ns)
+            return
         self.working.setdefault(order.instrument_id, []).append(order)
 
     def cancel(self, order: Order) -> None:
         lst = self.working.get(order.instrument_id, [])
         if order in lst:
-            lst.remove(order)
+            self._remove(order)
             self.emit(
                 OrderCanceled(
                     order.client_order_id, order.instrument_id, order.strategy_id, self.cache.now_ns
@@ -114,6 +122,11 @@ class SimulatedVenue:
         """Match working orders of the series' instrument against bar i (called before strategies see it)."""
         s = self.cache.series[series_idx]
         inst_id = s.instrument_id
+        bar_ts = int(s.ts[i])
+        if self.financing_on:
+            self._finance(inst_id, series_idx, bar_ts)
+        self._expire_day_orders(inst_id, bar_ts)
+        self._intrabar_entries.clear()
         seen: set[str] = set()
         for _ in range(4):  # orders created by fills in this bar (bracket exits) get matched in the same bar
             orders = [o for o in self.working.get(inst_id, []) if o.client_order_id not in seen]
@@ -122,39 +135,69 @@ class SimulatedVenue:
             seen.update(o.client_order_id for o in orders)
             for o in orders:
                 if o.type is OrderType.MARKET and o.is_open:
-                    self._fill_at(o, self._dec(o, float(s.open[i])), series_idx, i, slip=True)
+                    self._fill_at(o, self._dec(o, float(s.open[i]), series_idx, i), series_idx, i, slip=True)
+            for o in orders:
+                if o.time_in_force in (TimeInForce.IOC, TimeInForce.FOK) and self._working(o):
+                    self._immediate(o, series_idx, i)
             for o in sorted((o for o in orders if o.type in _STOPS), key=_stop_priority):
-                if o.is_open and o in self.working.get(inst_id, ()):
+                if self._working(o):
                     self._match_stop(o, series_idx, i)
             for o in orders:
-                if o.type is OrderType.LIMIT and o.is_open and o in self.working.get(inst_id, ()):
+                if (
+                    o.type is OrderType.LIMIT
+                    and self._working(o)
+                    and o.parent_id not in self._intrabar_entries
+                ):
                     self._match_limit(o, series_idx, i)
+        inst = self.cache.instruments[inst_id]
         for o in self.working.get(inst_id, []):
             if o.type is OrderType.TRAILING_STOP:
-                self._trail(o, series_idx, i)
+                self._trailing.move(o, inst, s, i)
+
+    def _working(self, o: Order) -> bool:
+        return o.is_open and o in self.working.get(o.instrument_id, ())
+
+    def _dec(self, o: Order, data_price: float, series_idx: int, i: int) -> Decimal:
+        """Executable price for this order's side on bar i of the series (the bar's own spread if given)."""
+        inst = self.cache.instruments[o.instrument_id]
+        px = inst.price_to_decimal(data_price)
+        s = self.cache.series[series_idx]
+        bar_spread = float(s.spread[i]) if s.spread is not None else None
+        spread = self.config.spread.spread(inst, bar_spread)
+        return self.config.spread.executable(px, o.side is OrderSide.BUY, spread)
 
     def _prices(self, o: Order, series_idx: int, i: int) -> tuple[Decimal, Decimal, Decimal]:
         """Open, high, low on the side this order trades (ask for buys, bid for sells)."""
         s = self.cache.series[series_idx]
-        return self._dec(o, float(s.open[i])), self._dec(o, float(s.high[i])), self._dec(o, float(s.low[i]))
+        return (
+            self._dec(o, float(s.open[i]), series_idx, i),
+            self._dec(o, float(s.high[i]), series_idx, i),
+            self._dec(o, float(s.low[i]), series_idx, i),
+        )
 
-    def _dec(self, o: Order, data_price: float) -> Decimal:
-        inst = self.cache.instruments[o.instrument_id]
-        px = inst.price_to_decimal(data_price)
-        spread = self.config.spread.spread(inst, self._bar_spread(o.instrument_id))
-        return self.config.spread.executable(px, o.side is OrderSide.BUY, spread)
-
-    def _bar_spread(self, instrument_id: str) -> float | None:
-        s = self.cache.series[self.cache.primary[instrument_id]]
-        if s.spread is None:
-            return None
-        n = max(self.cache.visible[self.cache.primary[instrument_id]], 1)
-        return float(s.spread[min(n, len(s.spread) - 1)])
+    def _immediate(self, o: Order, series_idx: int, i: int) -> None:
+        """IOC/FOK: one chance at this bar's open, then expiry (fills here are never partial)."""
+        op, _, _ = self._prices(o, series_idx, i)
+        buy = o.side is OrderSide.BUY
+        ok = (
+            o.type is OrderType.LIMIT and o.price is not None and (op <= o.price if buy else op >= o.price)
+        ) or (
+            o.type is OrderType.STOP
+            and o.trigger_price is not None
+            and (op >= o.trigger_price if buy else op <= o.trigger_price)
+        )
+        if ok:
+            self._fill_at(o, op, series_idx, i, slip=o.type is OrderType.STOP)
+        if self._working(o):
+            self._expire(
+                o, f"{o.time_in_force.value.upper()}: not fillable at the first price after submission"
+            )
 
     def _match_stop(self, o: Order, series_idx: int, i: int) -> None:
         op, hi, lo = self._prices(o, series_idx, i)
         trig = o.trigger_price
-        assert trig is not None
+        if trig is None:
+            return
         buy = o.side is OrderSide.BUY
         if (buy and hi < trig) or (not buy and lo > trig):
             return
@@ -162,8 +205,10 @@ class SimulatedVenue:
         px = op if gap else trig
         if o.type is OrderType.STOP_LIMIT:
             self.emit(OrderTriggered(o.client_order_id, o.instrument_id, o.strategy_id, self.cache.now_ns))
-            o.type = OrderType.LIMIT
-            self._match_limit(o, series_idx, i)
+            o.type = OrderType.LIMIT  # rests as a limit from now on
+            assert o.price is not None
+            if (buy and px <= o.price) or (not buy and px >= o.price):
+                self._fill_at(o, px, series_idx, i, slip=False)
             return
         self._fill_at(o, px, series_idx, i, slip=True)
 
@@ -184,38 +229,27 @@ class SimulatedVenue:
         s = self.cache.series[series_idx]
         inst = self.cache.instruments[o.instrument_id]
         fill_ts = int(s.ts[i]) if ts is None else ts
-        if o.reduce_only:
-            net = self.portfolio.net_quantity(o.instrument_id)
-            if net == 0 or (net > 0) == (o.side is OrderSide.BUY):
-                self._remove(o)
-                self.emit(
-                    OrderCanceled(
-                        o.client_order_id,
-                        o.instrument_id,
-                        o.strategy_id,
-                        self.cache.now_ns,
-                        reason="REDUCE_ONLY: no position left to reduce",
-                    )
-                )
-                return None
-            if o.leaves_qty > abs(net):
-                o.quantity = o.filled_qty + abs(net)
+        if o.reduce_only and not self._cap_reduce_only(o):
+            return
         if slip:
             bar_range = inst.price_to_decimal(float(s.high[i])) - inst.price_to_decimal(float(s.low[i]))
             adverse = self.config.slippage.slippage(inst, o.leaves_qty, bar_range, float(s.volume[i]))
             if adverse:
                 px = inst.round_price(px + adverse if o.side is OrderSide.BUY else px - adverse)
         if o.equity_fraction is not None and o.filled_qty == 0:  # sized on the actual fill price
-            sized = self._size_from_equity(o, px)
+            sized = size_from_equity(self.portfolio, inst, o.equity_fraction, px, self.config.commission)
             if sized <= 0:
                 return self._reject(o, "INSUFFICIENT_FUNDS: equity too small for one lot at this price")
             o.quantity = sized
         qty = o.leaves_qty
-        reason = self._margin_problem(o, qty, px)
+        fee = self.config.commission.commission(qty, px, inst.multiplier)
+        signed = qty if o.side is OrderSide.BUY else -qty
+        reason = margin_problem(self.portfolio, inst, signed, px, self.portfolio.to_account(fee, inst.quote))
         if reason:
             return self._reject(o, reason)
-        fee = self.config.commission.commission(qty, px, inst.multiplier)
         self._remove(o)
+        if o.bracket is not None and o.type is not OrderType.MARKET:
+            self._intrabar_entries.add(o.client_order_id)
         self.emit(
             OrderFilled(
                 o.client_order_id,
@@ -233,41 +267,24 @@ class SimulatedVenue:
         )
         self._after_fill(o, qty)
 
-    def _size_from_equity(self, o: Order, px: Decimal) -> Decimal:
-        """Units for an equity-fraction order at the fill price, commission included, rounded down to lots."""
-        inst = self.cache.instruments[o.instrument_id]
-        assert o.equity_fraction is not None
-        rate = self.portfolio.to_account(Decimal(1), inst.quote)
-        c = self.config.commission
-        budget = self.portfolio.equity() * o.equity_fraction - max(c.per_order, ZERO) * rate
-        unit = (px * inst.multiplier * (1 + c.pct_notional) + c.per_unit) * rate
-        if budget <= 0 or unit <= 0:
-            return ZERO
-        qty = budget / unit
-        if inst.lot_size > 0:
-            return (qty / inst.lot_size).to_integral_value(ROUND_DOWN) * inst.lot_size
-        return qty.quantize(Decimal("1e-12"), ROUND_DOWN)
-
-    def _margin_problem(self, o: Order, qty: Decimal, px: Decimal) -> str:
-        """Reject position-increasing fills that the free margin cannot carry."""
-        inst = self.cache.instruments[o.instrument_id]
+    def _cap_reduce_only(self, o: Order) -> bool:
+        """A reduce-only order never opens or grows a position: cancel it, or cut it to the position."""
         net = self.portfolio.net_quantity(o.instrument_id)
-        signed = qty if o.side is OrderSide.BUY else -qty
-        increase = (
-            max(abs(net + signed) - abs(net), ZERO)
-            if (net >= 0) == (signed >= 0) or net == 0
-            else max(abs(signed) - abs(net), ZERO)
-        )
-        if increase == 0:
-            return ""
-        need = self.portfolio.to_account(increase * px * inst.multiplier * inst.margin_rate, inst.quote)
-        fee = self.portfolio.to_account(
-            self.config.commission.commission(qty, px, inst.multiplier), inst.quote
-        )
-        free = self.portfolio.free_margin() - fee
-        if need > free + Decimal("1e-9"):
-            return f"INSUFFICIENT_MARGIN: required={need:.2f} {self.portfolio.currency}, free={free:.2f}"
-        return ""
+        if net == 0 or (net > 0) == (o.side is OrderSide.BUY):
+            self._remove(o)
+            self.emit(
+                OrderCanceled(
+                    o.client_order_id,
+                    o.instrument_id,
+                    o.strategy_id,
+                    self.cache.now_ns,
+                    reason="REDUCE_ONLY: no position left to reduce",
+                )
+            )
+            return False
+        if o.leaves_qty > abs(net):
+            o.quantity = o.filled_qty + abs(net)
+        return True
 
     def _reject(self, o: Order, reason: str) -> None:
         self._remove(o)
@@ -276,10 +293,18 @@ class SimulatedVenue:
         )
         self._cancel_group(o)
 
+    def _expire(self, o: Order, reason: str) -> None:
+        self._remove(o)
+        self.emit(
+            OrderExpired(o.client_order_id, o.instrument_id, o.strategy_id, self.cache.now_ns, reason=reason)
+        )
+
     def _remove(self, o: Order) -> None:
         lst = self.working.get(o.instrument_id)
         if lst and o in lst:
             lst.remove(o)
+            self._expiry.pop(o.client_order_id, None)
+            self._trailing.forget(o)
 
     def _after_fill(self, o: Order, qty: Decimal) -> None:
         """OCO: a stop loss filling cancels its take profits; a take profit shrinks the stop loss."""
@@ -322,58 +347,38 @@ class SimulatedVenue:
                 )
             )
 
-    # ---- trailing stops ------------------------------------------------------------------------------------
-    def _offset(self, o: Order) -> Decimal:
-        if o.trailing_offset is not None:
-            return o.trailing_offset
-        assert o.trailing_atr_multiple is not None
-        return o.trailing_atr_multiple * self._atr.get((o.client_order_id, ""), ZERO)
+    # ---- time ----------------------------------------------------------------------------------------------
+    def _next_rollover(self, ts: int) -> int:
+        return ((ts - self._rollover_offset) // _DAY_NS + 1) * _DAY_NS + self._rollover_offset
 
-    def _init_trailing(self, o: Order) -> None:
-        idx = self.cache.primary[o.instrument_id]
-        n = self.cache.visible[idx]
-        s = self.cache.series[idx]
-        if o.trailing_atr_multiple is not None:
-            self._atr[(o.client_order_id, "")] = _seed_atr(s, n, o.atr_period)
-        if o.trigger_price is None and n:
-            last = Decimal(repr(float(s.close[n - 1])))
-            off = self._offset(o)
-            o.trigger_price = last - off if o.side is OrderSide.SELL else last + off
+    def _expire_day_orders(self, instrument_id: str, bar_ts: int) -> None:
+        if not self._expiry:
+            return
+        for o in list(self.working.get(instrument_id, [])):
+            at = self._expiry.get(o.client_order_id)
+            if at is not None and bar_ts >= at:
+                self._expire(o, "DAY: the trading day ended")
 
-    def _trail(self, o: Order, series_idx: int, i: int) -> None:
-        s = self.cache.series[series_idx]
-        key = (o.client_order_id, "")
-        if o.trailing_atr_multiple is not None and key in self._atr:
-            tr = _true_range(s, i)
-            p = Decimal(o.atr_period)
-            self._atr[key] = (self._atr[key] * (p - 1) + tr) / p
-        inst = self.cache.instruments[o.instrument_id]
-        off = self._offset(o)
-        if o.side is OrderSide.SELL:
-            cand = inst.round_price(Decimal(repr(float(s.high[i]))) - off)
-            if o.trigger_price is None or cand > o.trigger_price:
-                o.trigger_price = cand
-        else:
-            cand = inst.round_price(Decimal(repr(float(s.low[i]))) + off)
-            if o.trigger_price is None or cand < o.trigger_price:
-                o.trigger_price = cand
+    def _finance(self, instrument_id: str, series_idx: int, bar_ts: int) -> None:
+        """Charge positions held over each rollover between the previous bar and this one."""
+        prev = self._last_bar_ts.get(instrument_id)
+        self._last_bar_ts[instrument_id] = bar_ts
+        if prev is None:
+            return
+        off = self._rollover_offset
+        days = (bar_ts - off) // _DAY_NS - (prev - off) // _DAY_NS
+        if days <= 0:
+            return
+        px = self.cache.last_price(instrument_id)
+        if px is None:
+            return
+        inst = self.cache.instruments[instrument_id]
+        for (sid, iid), pos in list(self.portfolio.positions.items()):
+            if iid == instrument_id and pos.quantity:
+                amount = self.config.financing.charge(pos.quantity, px, inst.multiplier, int(days))
+                if amount:
+                    self.portfolio.charge_financing(sid, iid, amount)
 
 
 def _stop_priority(o: Order) -> int:
     return 0 if o.oco_group is not None else 1
-
-
-def _true_range(s: object, i: int) -> Decimal:
-    hi, lo, close = s.high, s.low, s.close  # type: ignore[attr-defined]
-    h, low = float(hi[i]), float(lo[i])
-    prev = float(close[i - 1]) if i > 0 else h
-    return Decimal(repr(max(h - low, abs(h - prev), abs(low - prev))))
-
-
-def _seed_atr(s: object, n: int, period: int) -> Decimal:
-    """ATR at the latest closed bar: mean true range of the last `period` bars (Wilder's seed)."""
-    if n == 0:
-        return ZERO
-    lo = max(1, n - period)
-    trs = [_true_range(s, j) for j in range(lo, n)] or [_true_range(s, n - 1)]
-    return sum(trs, ZERO) / Decimal(len(trs))
