@@ -15,7 +15,7 @@ h3 { font-size:14px; margin:14px 0 6px; }
 .note { background:#fff8e1; border:1px solid #f0d98c; border-radius:6px; padding:8px 12px; margin:14px 0; }
 section { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:16px 18px;
   margin:16px 0; }
-.groups { display:grid; grid-template-columns:repeat(auto-fit,minmax(270px,1fr)); gap:10px 22px; }
+.groups { display:grid; grid-template-columns:repeat(auto-fit,minmax(430px,1fr)); gap:10px 22px; }
 table { border-collapse:collapse; width:100%; font-variant-numeric:tabular-nums; }
 th, td { padding:4px 8px; border-bottom:1px solid var(--line); text-align:left; white-space:nowrap; }
 th { font-weight:600; color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.03em; }
