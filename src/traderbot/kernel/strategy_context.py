@@ -16,6 +16,7 @@ from traderbot.core.money import ZERO
 from traderbot.data.series import resample_series
 from traderbot.errors import UserError
 from traderbot.model.enums import OrderSide, OrderType, TimeInForce
+from traderbot.model.instrument import Instrument
 from traderbot.model.order import Bracket, Order, TakeProfit
 from traderbot.model.timeframe import Timeframe
 from traderbot.risk.sizing import Sizing, atr_distance
@@ -131,7 +132,7 @@ class StrategyContext:
             self.logs.append(f"{self.k.cache.now_ns} {strategy.strategy_id}: {side} on the last bar ignored")
             return None
         o_side = OrderSide(side)
-        limit, stop = _dec(kw.get("limit")), _dec(kw.get("stop"))
+        limit, stop = _price(kw.get("limit"), inst), _price(kw.get("stop"), inst)
         trailing, trailing_atr = _dec(kw.get("trailing")), _dec(kw.get("trailing_atr"))
         otype = OrderType.MARKET
         if trailing is not None or trailing_atr is not None:
@@ -142,7 +143,7 @@ class StrategyContext:
             otype = OrderType.LIMIT
         elif stop is not None:
             otype = OrderType.STOP
-        bracket = _bracket(kw)
+        bracket = _bracket(kw, inst)
         qty, fraction, note = self._size(strategy, iid, o_side, quantity, bracket, limit or stop)
         order = Order(
             client_order_id=self.ids.generate(),
@@ -241,15 +242,23 @@ def _dec(value: Any) -> Decimal | None:
         return Decimal("NaN")
 
 
-def _bracket(kw: dict[str, Any]) -> Bracket | None:
-    sl, tp = _dec(kw.get("sl")), kw.get("tp")
+def _price(value: Any, inst: Instrument) -> Decimal | None:
+    """Float prices (computed by strategies) are rounded to the tick; Decimals are taken as given and checked."""
+    d = _dec(value)
+    if isinstance(value, float) and d is not None and d.is_finite():
+        return inst.round_price(d)
+    return d
+
+
+def _bracket(kw: dict[str, Any], inst: Instrument) -> Bracket | None:
+    sl, tp = _price(kw.get("sl"), inst), kw.get("tp")
     tsl, tatr = _dec(kw.get("trailing_sl")), _dec(kw.get("trailing_atr_sl"))
     tps: tuple[TakeProfit, ...] = ()
     if tp is not None:
         if isinstance(tp, list | tuple):
-            tps = tuple(TakeProfit(_dec(p) or Decimal("NaN"), _dec(f) or Decimal(0)) for p, f in tp)
+            tps = tuple(TakeProfit(_price(p, inst) or Decimal("NaN"), _dec(f) or Decimal(0)) for p, f in tp)
         else:
-            tps = (TakeProfit(_dec(tp) or Decimal("NaN")),)
+            tps = (TakeProfit(_price(tp, inst) or Decimal("NaN")),)
     if sl is None and not tps and tsl is None and tatr is None:
         return None
     return Bracket(

@@ -41,7 +41,9 @@ def size_from_equity(
     return q
 
 
-def margin_problem(portfolio: Portfolio, inst: Instrument, signed_qty: Decimal, px: Decimal, fee: Decimal) -> str:
+def margin_problem(
+    portfolio: Portfolio, inst: Instrument, signed_qty: Decimal, px: Decimal, fee: Decimal
+) -> str:
     """Reason to reject a fill whose resulting position the equity cannot margin, or "".
 
     A pure reduction always passes. Otherwise the position after the fill needs |q'| * px * m * margin_rate,
