@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from traderbot.brokers.sim.costs import CommissionModel, FixedSlippage, NoSlippage, SpreadModel, VenueConfig
+from traderbot.brokers.sim.costs import (
+    CommissionModel,
+    FinancingModel,
+    FixedSlippage,
+    NoSlippage,
+    SpreadModel,
+    VenueConfig,
+)
 from traderbot.data.series import BarSeries
 from traderbot.errors import UserError
 from traderbot.model.instrument import Instrument, generic_instrument, get_instrument
@@ -42,6 +49,8 @@ def venue_config(
     commission_min: str = "0",
     slippage_pips: str = "0",
     price_side: str = "bid",
+    financing_long: str = "0",
+    financing_short: str = "0",
 ) -> VenueConfig:
     if fill not in {"next_open", "close"}:
         raise UserError(f"--fill {fill!r} is not valid: use next_open or close")
@@ -57,6 +66,10 @@ def venue_config(
             pct_notional=dec(commission_pct, "--commission-pct") / 100,
             per_order=dec(commission_per_order, "--commission-per-order"),
             minimum=dec(commission_min, "--commission-min"),
+        ),
+        financing=FinancingModel(
+            long_rate=dec(financing_long, "--financing-long", minimum=Decimal(-100)) / 100,
+            short_rate=dec(financing_short, "--financing-short", minimum=Decimal(-100)) / 100,
         ),
     )
 

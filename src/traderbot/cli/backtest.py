@@ -45,6 +45,10 @@ def backtest(
     slippage_pips: Annotated[str, Opt("--slippage-pips")] = "0",
     price_side: Annotated[str, Opt("--price-side", help="the data's prices: bid or mid")] = "bid",
     fill: Annotated[str, Opt("--fill", help="next_open or close")] = "next_open",
+    financing_long: Annotated[
+        str, Opt("--financing-long", help="annual % charged on longs at 22:00 UTC")
+    ] = "0",
+    financing_short: Annotated[str, Opt("--financing-short", help="annual % charged on shorts")] = "0",
     sizing_text: Annotated[str, Opt("--sizing", help="all_in | fraction:F | units:N | risk:PCT")] = "all_in",
     long_only: Annotated[bool, Opt("--long-only", help="never go short")] = False,
     lot_size: Annotated[str | None, Opt("--lot-size", help="round quantities to this lot")] = None,
@@ -83,6 +87,8 @@ def backtest(
             commission_min=commission_min,
             slippage_pips=slippage_pips,
             price_side=price_side,
+            financing_long=financing_long,
+            financing_short=financing_short,
         ),
         sizing=sizing(sizing_text),
     )

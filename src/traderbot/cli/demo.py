@@ -32,6 +32,8 @@ def demo(
         spread_pips="1.0",
         slippage_pips="0.2",
         price_side="mid",
+        financing_long="0",
+        financing_short="0",
         fill="next_open",
         sizing_text="all_in",
         long_only=False,
