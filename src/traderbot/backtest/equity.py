@@ -49,8 +49,9 @@ def equity_curve(
         hi = marks.event[j + 1] if j + 1 < len(marks.event) else n
         if hi <= lo:
             continue
-        seg = np.full(hi - lo, marks.balance[j])
-        for k, qty, avg, mult in marks.holdings[j]:
+        seg = np.full(hi - lo, float(marks.balance[j]))
+        for k, qty_d, cost_d, mult_d in marks.holdings[j]:
+            qty, avg, mult = float(qty_d), float(cost_d / abs(qty_d)), float(mult_d)
             if k not in prices:
                 prices[k] = _last_close_per_event(cache, sid, row, k)
             quote = cache.instruments[cache.series[k].instrument_id].quote

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from traderbot.core.messages import TradeClosed
@@ -28,23 +29,24 @@ TRADE_COLUMNS = [
 
 def trades_frame(trades: list[TradeClosed]) -> pd.DataFrame:
     """One row per closed trade (a partial close is its own row); money as float for analysis."""
-    rows = [
+    df = pd.DataFrame(
         {
-            "instrument": t.instrument_id,
-            "side": t.side,
-            "quantity": float(t.quantity),
-            "entry_time": pd.Timestamp(t.entry_ts, tz="UTC"),
-            "exit_time": pd.Timestamp(t.exit_ts, tz="UTC"),
-            "entry_price": float(t.entry_price),
-            "exit_price": float(t.exit_price),
-            "pnl": float(t.pnl),
-            "commission": float(t.commission),
-            "return_pct": float(t.pnl / t.entry_notional) if t.entry_notional else float("nan"),
-            "bars_held": t.bars_held,
-        }
-        for t in trades
-    ]
-    df = pd.DataFrame(rows, columns=TRADE_COLUMNS)
+            "instrument": [t.instrument_id for t in trades],
+            "side": [t.side for t in trades],
+            "quantity": [float(t.quantity) for t in trades],
+            "entry_time": pd.to_datetime(np.array([t.entry_ts for t in trades], dtype=np.int64), utc=True),
+            "exit_time": pd.to_datetime(np.array([t.exit_ts for t in trades], dtype=np.int64), utc=True),
+            "entry_price": [float(t.entry_price) for t in trades],
+            "exit_price": [float(t.exit_price) for t in trades],
+            "pnl": [float(t.pnl) for t in trades],
+            "commission": [float(t.commission) for t in trades],
+            "return_pct": [
+                float(t.pnl / t.entry_notional) if t.entry_notional else float("nan") for t in trades
+            ],
+            "bars_held": np.array([t.bars_held for t in trades], dtype=np.int64),
+        },
+        columns=TRADE_COLUMNS,
+    )
     for col in ("entry_time", "exit_time"):
         df[col] = pd.to_datetime(df[col], utc=True).dt.as_unit("ns")
     return df

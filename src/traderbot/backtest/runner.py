@@ -10,7 +10,7 @@ from traderbot.analytics.metrics import compute_metrics
 from traderbot.backtest.equity import equity_curve
 from traderbot.backtest.result import BacktestResult, trades_frame
 from traderbot.brokers.sim.costs import VenueConfig
-from traderbot.core.messages import OrderRejected
+from traderbot.model.enums import OrderStatus
 from traderbot.data.series import BarSeries
 from traderbot.errors import UserError
 from traderbot.kernel.kernel import Kernel
@@ -55,8 +55,6 @@ def run_backtest(spec: BacktestSpec) -> BacktestResult:
         strat = spec.strategy(**spec.params)
         kernel.add_strategy(strat, inst.id, sizing)
         strategies.append(strat)
-    rejected: list[OrderRejected] = []
-    kernel.bus.subscribe("orders", lambda e: rejected.append(e) if isinstance(e, OrderRejected) else None)
     ts, sid, row = kernel.schedule()
     kernel.start()
     kernel.run_events(ts, sid, row)
@@ -77,7 +75,7 @@ def run_backtest(spec: BacktestSpec) -> BacktestResult:
         settings=_settings(spec, currency, sizing),
         orders=len(kernel.cache.orders),
         denied=kernel.risk.denied,
-        rejected=len(rejected),
+        rejected=sum(1 for o in kernel.cache.orders.values() if o.status is OrderStatus.REJECTED),
         bars=len(ts),
         logs=logs,
     )

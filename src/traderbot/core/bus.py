@@ -31,11 +31,16 @@ class MessageBus:
             handlers.remove(handler)
 
     def has_subscribers(self, topic: str) -> bool:
-        return bool(self._subs.get(topic))
+        """True when a publish on `topic` reaches anyone (its own subscribers or '*' taps): callers may skip
+        building a message nobody would receive."""
+        return bool(self._subs.get(topic) or self._subs.get("*"))
 
     def publish(self, topic: str, message: Any) -> None:
         """Deliver to subscribers of `topic` and of '*' (taps such as loggers and stores)."""
         self.published += 1
+        subs = self._subs
+        if not subs.get(topic) and not subs.get("*"):
+            return  # nobody listens: nothing to deliver or queue
         if self._delivering:
             self._queue.append((topic, message))
             return

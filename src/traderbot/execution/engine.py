@@ -104,10 +104,13 @@ class ExecutionEngine:
         self.journal.record(order)  # intent first, then the venue
         order.apply(OrderEventKind.SUBMITTED)
         self.cache.track(order)
-        self.bus.publish(
-            "orders",
-            OrderSubmitted(order.client_order_id, order.instrument_id, order.strategy_id, self.cache.now_ns),
-        )
+        if self.bus.has_subscribers("orders"):
+            self.bus.publish(
+                "orders",
+                OrderSubmitted(
+                    order.client_order_id, order.instrument_id, order.strategy_id, self.cache.now_ns
+                ),
+            )
         self.venue.submit(order)
 
     def cancel(self, order: Order) -> None:

@@ -158,6 +158,7 @@ class Kernel:
         by_series = self._by_series
         working = venue.working
         financing = venue.financing_on
+        new_bar = tuple.__new__
         cols = [_columns(s) for s in cache.series]
         names = [(s.instrument_id, s.timeframe.name, s.timeframe.ns) for s in cache.series]
         for e, (t, k, i) in enumerate(zip(ts.tolist(), sid.tolist(), row.tolist(), strict=True)):
@@ -174,7 +175,7 @@ class Kernel:
             subs = by_series.get(k)
             if subs:
                 c = cols[k]
-                bar = Bar(iid, tf_name, c[0][i], t, c[1][i], c[2][i], c[3][i], c[4][i], c[5][i])
+                bar = new_bar(Bar, (iid, tf_name, c[0][i], t, c[1][i], c[2][i], c[3][i], c[4][i], c[5][i]))
                 for strat in subs:
                     try:
                         strat.on_bar(bar)

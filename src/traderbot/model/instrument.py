@@ -7,6 +7,9 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 
 
+_QUANTUM = {p: Decimal(1).scaleb(-p) for p in range(0, 19)}
+
+
 class AssetClass(StrEnum):
     FX = "fx"
     METAL = "metal"
@@ -54,7 +57,7 @@ class Instrument:
 
     def price_to_decimal(self, price: float) -> Decimal:
         """Exact decimal of a float market price, rounded to the instrument's precision."""
-        return Decimal(repr(price)).quantize(Decimal(1).scaleb(-self.price_precision), ROUND_HALF_EVEN)
+        return Decimal(repr(price)).quantize(_QUANTUM[self.price_precision], ROUND_HALF_EVEN)
 
     def with_lot_size(self, lot_size: Decimal) -> Instrument:
         return replace(self, lot_size=lot_size, min_quantity=lot_size)

@@ -19,11 +19,15 @@ from traderbot.model.position import Position
 
 @dataclass(slots=True)
 class EquityMarks:
-    """Change points for the equity curve: after schedule event `event`, these holdings applied."""
+    """Change points for the equity curve: after schedule event `event`, these holdings applied.
+
+    Values are kept as the exact Decimals of the moment (immutable) and converted once, when the curve is built.
+    A holding is (series index, signed quantity, cost basis, multiplier).
+    """
 
     event: list[int] = field(default_factory=list)
-    balance: list[float] = field(default_factory=list)
-    holdings: list[tuple[tuple[int, float, float, float], ...]] = field(default_factory=list)
+    balance: list[Decimal] = field(default_factory=list)
+    holdings: list[tuple[tuple[int, Decimal, Decimal, Decimal], ...]] = field(default_factory=list)
 
 
 class Portfolio:
@@ -36,6 +40,8 @@ class Portfolio:
         self.starting_cash = starting_cash
         self.balance = starting_cash
         self.positions: dict[tuple[str, str], Position] = {}
+        self._net: dict[str, Decimal] = {}  # instrument -> net signed quantity over strategies
+        self._open: dict[tuple[str, str], Position] = {}  # non-flat positions only
         self.trades: list[TradeClosed] = []
         self.commissions = ZERO
         self.financing = ZERO
@@ -65,7 +71,7 @@ class Portfolio:
         return pos
 
     def net_quantity(self, instrument_id: str) -> Decimal:
-        return sum((p.quantity for (s, i), p in self.positions.items() if i == instrument_id), ZERO)
+        return self._net.get(instrument_id, ZERO)
 
     def on_fill(self, fill: OrderFilled, bar_index: int) -> None:
         """Book a fill: commission, position change, realised P&L of closed lots, trade-list rows."""
@@ -75,7 +81,14 @@ class Portfolio:
         self.commissions += commission
         pos = self.position(fill.strategy_id, fill.instrument_id)
         signed = fill.quantity if fill.side == "buy" else -fill.quantity
-        for lot in pos.apply_fill(signed, fill.price, fill.ts, bar_index, commission):
+        lots = pos.apply_fill(signed, fill.price, fill.ts, bar_index, commission)
+        self._net[fill.instrument_id] = self._net.get(fill.instrument_id, ZERO) + signed
+        key = (fill.strategy_id, fill.instrument_id)
+        if pos.quantity:
+            self._open[key] = pos
+        else:
+            self._open.pop(key, None)
+        for lot in lots:
             gross = self.to_account(lot.gross_pnl_quote, inst.quote)
             self.balance += gross
             notional = self.to_account(lot.quantity * lot.entry_price * inst.multiplier, inst.quote)
@@ -95,17 +108,18 @@ class Portfolio:
             )
             self.trades.append(trade)
             self.bus.publish("trades", trade)
-        self.bus.publish(
-            "positions",
-            PositionChanged(
-                fill.instrument_id,
-                fill.strategy_id,
-                fill.ts,
-                pos.quantity,
-                pos.avg_price,
-                self.to_account(pos.realized_pnl_quote, inst.quote),
-            ),
-        )
+        if self.bus.has_subscribers("positions"):
+            self.bus.publish(
+                "positions",
+                PositionChanged(
+                    fill.instrument_id,
+                    fill.strategy_id,
+                    fill.ts,
+                    pos.quantity,
+                    pos.avg_price,
+                    self.to_account(pos.realized_pnl_quote, inst.quote),
+                ),
+            )
         self._mark()
 
     def charge_financing(self, strategy_id: str, instrument_id: str, amount_quote: Decimal) -> None:
@@ -119,7 +133,7 @@ class Portfolio:
     # ---- valuation ------------------------------------------------------------------------------------------
     def unrealized(self) -> Decimal:
         total = ZERO
-        for (_, iid), pos in self.positions.items():
+        for (_, iid), pos in self._open.items():
             if pos.quantity:
                 px = self.cache.last_price(iid)
                 if px is not None:
@@ -130,7 +144,7 @@ class Portfolio:
         return self.balance + self.unrealized()
 
     def margin_used(self) -> Decimal:
-        return sum((self.margin_for(iid) for iid in {i for (_, i) in self.positions}), ZERO)
+        return sum((self.margin_for(iid) for iid, net in self._net.items() if net), ZERO)
 
     def margin_for(self, instrument_id: str) -> Decimal:
         """Margin held by the net position in one instrument (account currency)."""
@@ -146,16 +160,14 @@ class Portfolio:
 
     def _mark(self) -> None:
         """Record holdings after the current schedule event, for the vectorised equity curve."""
-        holdings = tuple(
-            (self.cache.primary[iid], float(p.quantity), float(p.avg_price), float(p.multiplier))
-            for (_, iid), p in sorted(self.positions.items())
-            if p.quantity
-        )
+        items = self._open.items() if len(self._open) < 2 else sorted(self._open.items())
+        primary = self.cache.primary
+        holdings = tuple((primary[iid], p.quantity, p.cost_basis, p.multiplier) for (_, iid), p in items)
         m = self.marks
         if m.event and m.event[-1] == self.current_event:
-            m.balance[-1] = float(self.balance)
+            m.balance[-1] = self.balance
             m.holdings[-1] = holdings
         else:
             m.event.append(self.current_event)
-            m.balance.append(float(self.balance))
+            m.balance.append(self.balance)
             m.holdings.append(holdings)

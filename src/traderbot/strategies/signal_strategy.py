@@ -37,6 +37,7 @@ class SignalStrategy(Strategy):
     def on_start(self) -> None:
         d = self.data
         self._sig = self.I(self.signals, d.open, d.high, d.low, d.close, d.volume, name=f"{self.name}.signal")
+        self._cursor = self._sig.cursor()  # the same causal view, read without per-bar method calls
         dist = self._exit_view()
         self._sl: Any
         self._tp: Any
@@ -50,7 +51,8 @@ class SignalStrategy(Strategy):
         return self.I(self.exit_distances, d.open, d.high, d.low, d.close, name=f"{self.name}.exits")
 
     def on_bar(self, bar: Bar) -> None:
-        sig = self._sig[-1]
+        cur = self._cursor
+        sig = cur[0][cur[1][cur[2]] - 1] if cur is not None else self._sig[-1]
         if sig == 0:
             return
         pos = self.position()

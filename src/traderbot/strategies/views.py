@@ -118,6 +118,13 @@ class IndicatorView:
     def values(self) -> np.ndarray:
         return self._arr[: len(self)]
 
+    def cursor(self) -> tuple[list[Any], list[int], int] | None:
+        """(all values as a list, the kernel's visible-bar counters, this series' index) for hot loops that
+        read `values[counters[index] - 1]`; None when the view has no direct counter."""
+        if self._vis is None:
+            return None
+        return self._arr.tolist(), self._vis, self._vidx
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         v = self.values
         return v.astype(dtype) if dtype is not None else v

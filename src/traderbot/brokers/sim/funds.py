@@ -21,7 +21,12 @@ def _floor(qty: Decimal, inst: Instrument) -> Decimal:
 
 
 def size_from_equity(
-    portfolio: Portfolio, inst: Instrument, fraction: Decimal, px: Decimal, commission: CommissionModel
+    portfolio: Portfolio,
+    inst: Instrument,
+    fraction: Decimal,
+    px: Decimal,
+    commission: CommissionModel,
+    equity: Decimal | None = None,
 ) -> Decimal:
     """Largest lot-rounded quantity whose notional plus commission fits `fraction` of equity at price `px`.
 
@@ -29,7 +34,7 @@ def size_from_equity(
     q = floor((E*f - fee(q)) / (px*m)). Amounts are converted to the account currency.
     """
     rate = portfolio.to_account(Decimal(1), inst.quote)
-    total = portfolio.equity() * fraction
+    total = (portfolio.equity() if equity is None else equity) * fraction
     unit = (px * inst.multiplier * (1 + commission.pct_notional) + commission.per_unit) * rate
     if unit <= 0:
         return ZERO
@@ -42,7 +47,12 @@ def size_from_equity(
 
 
 def margin_problem(
-    portfolio: Portfolio, inst: Instrument, signed_qty: Decimal, px: Decimal, fee: Decimal
+    portfolio: Portfolio,
+    inst: Instrument,
+    signed_qty: Decimal,
+    px: Decimal,
+    fee: Decimal,
+    equity: Decimal | None = None,
 ) -> str:
     """Reason to reject a fill whose resulting position the equity cannot margin, or "".
 
@@ -54,7 +64,8 @@ def margin_problem(
     if abs(new) <= abs(net) and (new == 0 or (new > 0) == (net > 0)):
         return ""
     need = portfolio.to_account(abs(new) * px * inst.multiplier * inst.margin_rate, inst.quote)
-    available = portfolio.equity() - (portfolio.margin_used() - portfolio.margin_for(inst.id)) - fee
+    eq = portfolio.equity() if equity is None else equity
+    available = eq - (portfolio.margin_used() - portfolio.margin_for(inst.id)) - fee
     if need > available + _EPS:
         return f"INSUFFICIENT_MARGIN: required={need:.2f} {portfolio.currency}, free={available:.2f}"
     return ""

@@ -236,15 +236,20 @@ class SimulatedVenue:
             adverse = self.config.slippage.slippage(inst, o.leaves_qty, bar_range, float(s.volume[i]))
             if adverse:
                 px = inst.round_price(px + adverse if o.side is OrderSide.BUY else px - adverse)
+        equity = self.portfolio.equity()  # once per fill: sizing and margin use the same figure
         if o.equity_fraction is not None and o.filled_qty == 0:  # sized on the actual fill price
-            sized = size_from_equity(self.portfolio, inst, o.equity_fraction, px, self.config.commission)
+            sized = size_from_equity(
+                self.portfolio, inst, o.equity_fraction, px, self.config.commission, equity
+            )
             if sized <= 0:
                 return self._reject(o, "INSUFFICIENT_FUNDS: equity too small for one lot at this price")
             o.quantity = sized
         qty = o.leaves_qty
         fee = self.config.commission.commission(qty, px, inst.multiplier)
         signed = qty if o.side is OrderSide.BUY else -qty
-        reason = margin_problem(self.portfolio, inst, signed, px, self.portfolio.to_account(fee, inst.quote))
+        reason = margin_problem(
+            self.portfolio, inst, signed, px, self.portfolio.to_account(fee, inst.quote), equity
+        )
         if reason:
             return self._reject(o, reason)
         self._remove(o)
