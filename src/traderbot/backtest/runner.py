@@ -10,10 +10,10 @@ from traderbot.analytics.metrics import compute_metrics
 from traderbot.backtest.equity import equity_curve
 from traderbot.backtest.result import BacktestResult, trades_frame
 from traderbot.brokers.sim.costs import VenueConfig
-from traderbot.model.enums import OrderStatus
 from traderbot.data.series import BarSeries
 from traderbot.errors import UserError
 from traderbot.kernel.kernel import Kernel
+from traderbot.model.enums import OrderStatus
 from traderbot.model.instrument import Instrument
 from traderbot.risk.engine import RiskLimits
 from traderbot.risk.sizing import Sizing

@@ -7,7 +7,10 @@ its open or inside it), the bar becomes visible in the cache, then strategies su
 
 from __future__ import annotations
 
+import gc
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -151,6 +154,16 @@ class Kernel:
         self.stop()
 
     def run_events(self, ts: np.ndarray, sid: np.ndarray, row: np.ndarray) -> None:
+        """Dispatch scheduled bars in order, with the cyclic garbage collector tuned for the loop."""
+        cols = [_columns(s) for s in self.cache.series]
+        plan = (ts.tolist(), sid.tolist(), row.tolist())
+        with gc_tuned():  # after building the big lists, so that the freeze covers them
+            self._run_events(plan, cols)
+        self.bars_processed += len(ts)
+
+    def _run_events(
+        self, plan: tuple[list[int], list[int], list[int]], cols: list[tuple[list[Any], ...]]
+    ) -> None:
         """Dispatch scheduled bars in order. The loop is the hot path: plain lists, no per-bar allocation
         beyond the immutable Bar handed to subscribed strategies."""
         cache, venue, clock, portfolio = self.cache, self.venue, self.clock, self.portfolio
@@ -159,9 +172,8 @@ class Kernel:
         working = venue.working
         financing = venue.financing_on
         new_bar = tuple.__new__
-        cols = [_columns(s) for s in cache.series]
         names = [(s.instrument_id, s.timeframe.name, s.timeframe.ns) for s in cache.series]
-        for e, (t, k, i) in enumerate(zip(ts.tolist(), sid.tolist(), row.tolist(), strict=True)):
+        for e, (t, k, i) in enumerate(zip(*plan, strict=True)):
             if clock._heap:
                 clock.advance_to(t)
             else:
@@ -183,7 +195,6 @@ class Kernel:
                         raise
                     except Exception as exc:
                         raise _strategy_error(strat, t, exc) from exc
-        self.bars_processed += len(ts)
 
     def _guard(self, strategy: Strategy, fn):  # type: ignore[no-untyped-def]
         def call(*args):  # type: ignore[no-untyped-def]
@@ -195,6 +206,20 @@ class Kernel:
                 raise _strategy_error(strategy, self.cache.now_ns, exc) from exc
 
         return call
+
+
+@contextmanager
+def gc_tuned() -> Iterator[None]:
+    """Freeze the objects that exist before the loop (bar columns, indicators) so collections stop rescanning
+    them, and collect young objects less often; both are restored afterwards. The collector stays enabled."""
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, threshold[1], threshold[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 def _columns(s: BarSeries) -> tuple[list[Any], ...]:

@@ -6,7 +6,6 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 
-
 _QUANTUM = {p: Decimal(1).scaleb(-p) for p in range(0, 19)}
 
 
