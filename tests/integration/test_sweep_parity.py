@@ -116,3 +116,14 @@ def test_run_sweep_rows_equal_single_runs() -> None:
         single, _ = sweep_trades(cls, inst, series, p, venue=COSTLY)
         assert res.stats[j, K.S_FINAL] == single[K.S_FINAL]
         assert res.stats[j, K.S_TRADES] == single[K.S_TRADES]
+
+
+def test_long_only_inside_a_grid_is_simulated_per_value() -> None:
+    inst, series = _sample("EURUSD", "15m")
+    cls = get_strategy("sma_cross")
+    sets = [{"fast": 10, "slow": 40, "long_only": flag} for flag in (False, True)]
+    res = run_sweep(cls, inst, series, sets)
+    for j, p in enumerate(sets):
+        single, _ = sweep_trades(cls, inst, series, p)
+        assert res.stats[j, K.S_FINAL] == single[K.S_FINAL]
+    assert res.stats[0, K.S_TRADES] > res.stats[1, K.S_TRADES]

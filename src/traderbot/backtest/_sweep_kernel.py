@@ -48,8 +48,9 @@ N_CFG = 17
     S_WINS,
     S_CALMAR,
     S_REJECTED,
-) = range(11)
-N_STATS = 11
+    S_OPEN,
+) = range(12)
+N_STATS = 12
 # simulator state (float64 array)
 (
     ST_BAL,
@@ -317,11 +318,11 @@ def simulate(
     stats[S_WINS] = st[ST_WINS]
     stats[S_REJECTED] = st[ST_REJECTED]
     stats[S_CALMAR] = np.nan
+    stats[S_OPEN] = 1.0 if st[ST_POS] != 0 else 0.0
     return stats
 
 
-@njit(cache=True, parallel=True)
-def simulate_many(
+def _simulate_many(
     o: np.ndarray,
     h: np.ndarray,
     lo: np.ndarray,
@@ -342,3 +343,26 @@ def simulate_many(
         tp = tp_px[j] if tp_px.shape[0] == m else tp_px[0]
         out[j] = simulate(o, h, lo, c, sigs[j], sl, tp, risk_dist, day_end, cfg, False, dummy)
     return out
+
+
+# one body, two compilations: threads only pay off on large grids (thread start-up costs ~ms on 2 cores)
+_many_serial = njit(cache=True)(_simulate_many)
+_many_parallel = njit(cache=True, parallel=True)(_simulate_many)
+PARALLEL_MIN_WORK = 2_000_000  # bars x parameter sets
+
+
+def simulate_many(
+    o: np.ndarray,
+    h: np.ndarray,
+    lo: np.ndarray,
+    c: np.ndarray,
+    sigs: np.ndarray,
+    sl_px: np.ndarray,
+    tp_px: np.ndarray,
+    risk_dist: np.ndarray,
+    day_end: np.ndarray,
+    cfg: np.ndarray,
+) -> np.ndarray:
+    """Stats for each row of `sigs` (one parameter set per row); parallel across rows on large grids."""
+    fn = _many_parallel if len(c) * sigs.shape[0] >= PARALLEL_MIN_WORK else _many_serial
+    return fn(o, h, lo, c, sigs, sl_px, tp_px, risk_dist, day_end, cfg)  # type: ignore[no-any-return]

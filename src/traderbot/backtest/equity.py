@@ -37,35 +37,43 @@ def _rate_per_event(cache: Cache, quote: str, account: str, sid: np.ndarray, row
 def equity_curve(
     cache: Cache, portfolio: Portfolio, ts: np.ndarray, sid: np.ndarray, row: np.ndarray, *, start_ns: int
 ) -> tuple[pd.Series, pd.Series]:
-    """(equity, exposure) indexed by bar close time (UTC); the first point is the starting cash."""
+    """(equity, exposure) indexed by bar close time (UTC); the first point is the starting cash.
+
+    The portfolio's change points cut the schedule into segments with constant balance and holdings; each
+    segment's values are repeated over its events (np.repeat), then each held instrument adds
+    qty * (close - avg) * multiplier * rate over the events where it is held.
+    """
     n = len(ts)
-    eq = np.full(n, float(portfolio.starting_cash))
+    cash0 = float(portfolio.starting_cash)
+    eq = np.full(n, cash0)
     exposed = np.zeros(n, dtype=np.float64)
     marks = portfolio.marks
-    prices: dict[int, np.ndarray] = {}
-    rates: dict[str, np.ndarray] = {}
-    for j, start in enumerate(marks.event):
-        lo = max(start, 0)
-        hi = marks.event[j + 1] if j + 1 < len(marks.event) else n
-        if hi <= lo:
-            continue
-        seg = np.full(hi - lo, float(marks.balance[j]))
-        for k, qty_d, cost_d, mult_d in marks.holdings[j]:
-            qty, avg, mult = float(qty_d), float(cost_d / abs(qty_d)), float(mult_d)
-            if k not in prices:
-                prices[k] = _last_close_per_event(cache, sid, row, k)
+    if marks.event:
+        starts = np.maximum(np.asarray(marks.event, dtype=np.int64), 0)
+        ends = np.append(starts[1:], n)
+        lengths = ends - starts
+        first = int(starts[0])
+        eq[first:] = np.repeat(np.array([float(b) for b in marks.balance]), lengths)
+        held: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
+        for j, holding in enumerate(marks.holdings):
+            for k, qty_d, cost_d, mult_d in holding:
+                if k not in held:
+                    held[k] = (np.zeros(len(starts)), np.zeros(len(starts)), float(mult_d))
+                held[k][0][j] = float(qty_d)
+                held[k][1][j] = float(cost_d / abs(qty_d))
+        for k, (qty_seg, avg_seg, mult) in held.items():
+            qty = np.repeat(qty_seg, lengths)
+            avg = np.repeat(avg_seg, lengths)
             quote = cache.instruments[cache.series[k].instrument_id].quote
-            if quote not in rates:
-                rates[quote] = _rate_per_event(cache, quote, portfolio.currency, sid, row)
-            seg += qty * (prices[k][lo:hi] - avg) * mult * rates[quote][lo:hi]
-        eq[lo:hi] = seg
-        if marks.holdings[j]:
-            exposed[lo:hi] = 1.0
-    index = pd.DatetimeIndex(pd.to_datetime(ts, utc=True)).as_unit("ns")
-    equity = pd.Series(eq, index=index, name="equity")
-    exposure = pd.Series(exposed, index=index, name="exposure")
-    keep = ~equity.index.duplicated(keep="last")
-    equity, exposure = equity[keep], exposure[keep]
+            price = _last_close_per_event(cache, sid, row, k)[first:]
+            rate = _rate_per_event(cache, quote, portfolio.currency, sid, row)[first:]
+            live = qty != 0
+            eq[first:][live] += (qty[live] * (price[live] - avg[live])) * mult * rate[live]
+            exposed[first:][live] = 1.0
+    keep = np.append(ts[1:] != ts[:-1], True)  # one point per timestamp: the state after its last event
+    index = pd.DatetimeIndex(np.asarray(ts[keep], dtype="datetime64[ns]")).tz_localize("UTC")
     start_index = pd.DatetimeIndex([pd.Timestamp(min(start_ns, int(ts[0]) - 1), tz="UTC")]).as_unit("ns")
-    first = pd.Series([float(portfolio.starting_cash)], index=start_index)
-    return pd.concat([first, equity]), pd.concat([pd.Series([0.0], index=first.index), exposure])
+    full_index = start_index.append(index)
+    equity = pd.Series(np.concatenate(([cash0], eq[keep])), index=full_index, name="equity")
+    exposure = pd.Series(np.concatenate(([0.0], exposed[keep])), index=full_index, name="exposure")
+    return equity, exposure

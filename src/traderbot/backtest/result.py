@@ -67,6 +67,7 @@ class BacktestResult:
     denied: int = 0
     rejected: int = 0
     bars: int = 0
+    open_positions: int = 0  # positions still open at the end (marked to market, not closed)
     logs: list[str] = field(default_factory=list)
 
     def to_json_dict(self) -> dict[str, Any]:
@@ -98,6 +99,7 @@ class BacktestResult:
             "total_return": m.get("total_return"),
             "sharpe": m.get("sharpe"),
             "max_drawdown": m.get("max_drawdown"),
+            "open_positions": self.open_positions,
             "orders": self.orders,
             "denied": self.denied,
             "rejected": self.rejected,

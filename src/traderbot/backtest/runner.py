@@ -77,6 +77,7 @@ def run_backtest(spec: BacktestSpec) -> BacktestResult:
         denied=kernel.risk.denied,
         rejected=sum(1 for o in kernel.cache.orders.values() if o.status is OrderStatus.REJECTED),
         bars=len(ts),
+        open_positions=sum(1 for p in kernel.portfolio.positions.values() if p.quantity),
         logs=logs,
     )
 

@@ -147,17 +147,19 @@ def run_sweep(
     arrays = (o, h, lo, c, series.volume)
     ends, ppy = day_ends(series)
     tick = float(inst.tick_size)
-    sigs, sls, tps = [], [], []
-    for p in param_sets:
-        sig, sl, tp = (
-            cls.sweep_signals(p, arrays, inst, tick)
-            if hasattr(cls, "sweep_signals")
-            else _signals(cls, p, arrays, inst, tick)
-        )
-        sigs.append(sig)
-        sls.append(sl)
-        tps.append(tp)
-    sig_m = np.ascontiguousarray(np.vstack(sigs))
+    resolved = [cls(**p).params for p in param_sets]  # validates every set (names, ranges, relations)
+    batch = getattr(cls, "batch_signals", None)
+    if batch is not None:
+        sig_m = batch(resolved, c)
+        sls = tps = [np.full(len(c), np.nan)]
+    else:
+        sigs, sls, tps = [], [], []
+        for p in resolved:
+            sig, sl, tp = _signals(cls, p, arrays, inst, tick)
+            sigs.append(sig)
+            sls.append(sl)
+            tps.append(tp)
+        sig_m = np.ascontiguousarray(np.vstack(sigs))
     same_exits = all(np.isnan(s).all() for s in sls) and all(np.isnan(t).all() for t in tps)
     sl_m = np.vstack(sls[:1] if same_exits else sls)
     tp_m = np.vstack(tps[:1] if same_exits else tps)
@@ -166,9 +168,15 @@ def run_sweep(
         if sizing.method == "risk"
         else np.zeros(len(c))
     )
-    long_only = bool(param_sets[0].get("long_only", False))
-    cfg = build_cfg(inst, venue, sizing, cash, long_only, ppy)
-    stats = K.simulate_many(o, h, lo, c, sig_m, sl_m, tp_m, risk, ends, cfg)
+    stats = np.empty((len(resolved), K.N_STATS))
+    flags = np.array([bool(p.get("long_only", False)) for p in resolved])
+    for flag in np.unique(flags):  # long-only is a simulator setting: one pass per value in the grid
+        rows = np.flatnonzero(flags == flag)
+        cfg = build_cfg(inst, venue, sizing, cash, bool(flag), ppy)
+        part_sl = sl_m if sl_m.shape[0] == 1 else sl_m[rows]
+        part_tp = tp_m if tp_m.shape[0] == 1 else tp_m[rows]
+        sig_rows = sig_m if len(rows) == len(resolved) else np.ascontiguousarray(sig_m[rows])
+        stats[rows] = K.simulate_many(o, h, lo, c, sig_rows, part_sl, part_tp, risk, ends, cfg)
     return SweepResult(param_sets, stats, len(c))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import traceback
+from bisect import bisect_right
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -164,37 +165,45 @@ class Kernel:
     def _run_events(
         self, plan: tuple[list[int], list[int], list[int]], cols: list[tuple[list[Any], ...]]
     ) -> None:
-        """Dispatch scheduled bars in order. The loop is the hot path: plain lists, no per-bar allocation
-        beyond the immutable Bar handed to subscribed strategies."""
+        """Dispatch scheduled bars in order. The loop is the hot path: one record per series looked up once per
+        bar, plain lists, no per-bar allocation beyond the immutable Bar handed to subscribed strategies."""
         cache, venue, clock, portfolio = self.cache, self.venue, self.clock, self.portfolio
         visible = cache.visible
-        by_series = self._by_series
-        working = venue.working
         financing = venue.financing_on
         new_bar = tuple.__new__
-        names = [(s.instrument_id, s.timeframe.name, s.timeframe.ns) for s in cache.series]
-        for e, (t, k, i) in enumerate(zip(*plan, strict=True)):
+        per_series = [
+            (
+                s.instrument_id,
+                s.timeframe.name,
+                *cols[k],
+                venue.working.setdefault(s.instrument_id, []),
+                [st.on_bar for st in self._by_series.get(k, [])],
+                self._by_series.get(k, []),
+            )
+            for k, s in enumerate(cache.series)
+        ]
+        times = plan[0]
+        portfolio.event_index = lambda: bisect_right(times, cache.now_ns) - 1  # asked once per fill only
+        for t, k, i in zip(*plan, strict=True):
             if clock._heap:
                 clock.advance_to(t)
             else:
                 clock._now = t
             cache.now_ns = t
-            portfolio.current_event = e
-            iid, tf_name, _ = names[k]
-            if working.get(iid) or financing:
+            iid, tf, c_ts, c_o, c_h, c_l, c_c, c_v, working, handlers, subs = per_series[k]
+            if working or financing:
                 venue.on_bar(k, i)
             visible[k] = i + 1
-            subs = by_series.get(k)
-            if subs:
-                c = cols[k]
-                bar = new_bar(Bar, (iid, tf_name, c[0][i], t, c[1][i], c[2][i], c[3][i], c[4][i], c[5][i]))
-                for strat in subs:
-                    try:
-                        strat.on_bar(bar)
-                    except UserError:
-                        raise
-                    except Exception as exc:
-                        raise _strategy_error(strat, t, exc) from exc
+            if handlers:
+                bar = new_bar(Bar, (iid, tf, c_ts[i], t, c_o[i], c_h[i], c_l[i], c_c[i], c_v[i]))
+                try:
+                    for on_bar in handlers:
+                        on_bar(bar)
+                except UserError:
+                    raise
+                except Exception as exc:
+                    failed = next((st for st in subs if st.on_bar == on_bar), subs[0])
+                    raise _strategy_error(failed, t, exc) from exc
 
     def _guard(self, strategy: Strategy, fn):  # type: ignore[no-untyped-def]
         def call(*args):  # type: ignore[no-untyped-def]

@@ -32,6 +32,8 @@ class LookAheadError(UserError):
     """An indicator's past values changed when future bars were added: it peeks ahead."""
 
 
+_SIDES = {"buy": OrderSide.BUY, "sell": OrderSide.SELL}
+_BRACKET_KEYS = {"sl", "tp", "trailing_sl", "trailing_atr_sl"}
 _ORDER_KEYS = {
     "limit",
     "stop",
@@ -54,6 +56,7 @@ class StrategyContext:
         self.k = kernel
         self.strategy = strategy
         self.sizing = sizing
+        self._fraction_note = f"{sizing.describe()} of equity at fill"
         self.ids = ClientOrderIdGenerator(kernel.trader_id, strategy.strategy_id)
         self._views: dict[tuple[str, str | None], BarView] = {}
         self.indicators: list[str] = []
@@ -121,48 +124,49 @@ class StrategyContext:
 
     # ---- orders --------------------------------------------------------------------------------------------
     def submit(self, strategy: Strategy, side: str, quantity: Any, kw: dict[str, Any]) -> str | None:
-        unknown = set(kw) - _ORDER_KEYS
-        if unknown:
-            raise UserError(
-                f"unknown order option {sorted(unknown)[0]!r}: valid options are {sorted(_ORDER_KEYS)}"
-            )
-        iid = kw.get("pair") or strategy.instrument_id
+        if kw and not kw.keys() <= _ORDER_KEYS:
+            unknown = sorted(set(kw) - _ORDER_KEYS)
+            raise UserError(f"unknown order option {unknown[0]!r}: valid options are {sorted(_ORDER_KEYS)}")
+        iid = kw.get("pair") or strategy.instrument_id if kw else strategy.instrument_id
         inst = self.k.cache.instrument(iid)
         if self.k.finite_replay and self._on_last_bar(inst.id):
             self.logs.append(f"{self.k.cache.now_ns} {strategy.strategy_id}: {side} on the last bar ignored")
             return None
-        o_side = OrderSide(side)
-        limit, stop = _price(kw.get("limit"), inst), _price(kw.get("stop"), inst)
-        trailing, trailing_atr = _dec(kw.get("trailing")), _dec(kw.get("trailing_atr"))
+        o_side = _SIDES[side]
+        limit = stop = trailing = trailing_atr = None
+        bracket: Bracket | None = None
         otype = OrderType.MARKET
-        if trailing is not None or trailing_atr is not None:
-            otype = OrderType.TRAILING_STOP
-        elif limit is not None and stop is not None:
-            otype = OrderType.STOP_LIMIT
-        elif limit is not None:
-            otype = OrderType.LIMIT
-        elif stop is not None:
-            otype = OrderType.STOP
-        bracket = _bracket(kw, inst)
+        if kw:  # options are parsed only when given: a plain market order skips all of this
+            limit, stop = _price(kw.get("limit"), inst), _price(kw.get("stop"), inst)
+            trailing, trailing_atr = _dec(kw.get("trailing")), _dec(kw.get("trailing_atr"))
+            if trailing is not None or trailing_atr is not None:
+                otype = OrderType.TRAILING_STOP
+            elif limit is not None and stop is not None:
+                otype = OrderType.STOP_LIMIT
+            elif limit is not None:
+                otype = OrderType.LIMIT
+            elif stop is not None:
+                otype = OrderType.STOP
+            bracket = _bracket(kw, inst) if kw.keys() & _BRACKET_KEYS else None
         qty, fraction, note = self._size(strategy, iid, o_side, quantity, bracket, limit or stop)
         order = Order(
-            client_order_id=self.ids.generate(),
-            instrument_id=inst.id,
-            strategy_id=strategy.strategy_id,
-            side=o_side,
-            type=otype,
-            quantity=qty,
-            ts_init=self.k.cache.now_ns,
-            price=limit,
-            trigger_price=stop,
-            trailing_offset=trailing,
-            trailing_atr_multiple=trailing_atr,
-            atr_period=int(kw.get("atr_period", 14)),
-            time_in_force=TimeInForce(kw.get("tif", "gtc")),
-            reduce_only=bool(kw.get("reduce_only", False)),
-            bracket=bracket,
-            equity_fraction=fraction,
-            tag=str(kw.get("tag", "")),
+            self.ids.generate(),
+            inst.id,
+            strategy.strategy_id,
+            o_side,
+            otype,
+            qty,
+            self.k.cache.now_ns,
+            limit,
+            stop,
+            trailing,
+            trailing_atr,
+            int(kw.get("atr_period", 14)) if kw else 14,
+            TimeInForce(kw["tif"]) if kw and "tif" in kw else TimeInForce.GTC,
+            bool(kw.get("reduce_only", False)) if kw else False,
+            fraction,
+            bracket,
+            tag=str(kw.get("tag", "")) if kw else "",
             sizing_note=note,
         )
         return self.k.send(order)
@@ -182,7 +186,7 @@ class StrategyContext:
             return (q if q is not None else Decimal("NaN")), None, "explicit"
         s = self.sizing
         if s.method == "fraction":
-            return ZERO, s.value, f"{s.describe()} of equity at fill"
+            return ZERO, s.value, self._fraction_note
         if s.method == "units":
             return inst.round_quantity(s.value), None, f"units:{s.value}"
         px = entry or self.k.cache.last_price(iid)

@@ -6,6 +6,7 @@ moment (the latest close of QUOTE+ACCOUNT or ACCOUNT+QUOTE in the cache).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -46,7 +47,7 @@ class Portfolio:
         self.commissions = ZERO
         self.financing = ZERO
         self.marks = EquityMarks()
-        self.current_event = -1
+        self.event_index: Callable[[], int] = lambda: -1  # the kernel's schedule position, set by the kernel
 
     # ---- conversion -----------------------------------------------------------------------------------------
     def to_account(self, amount: Decimal, currency: str) -> Decimal:
@@ -164,10 +165,11 @@ class Portfolio:
         primary = self.cache.primary
         holdings = tuple((primary[iid], p.quantity, p.cost_basis, p.multiplier) for (_, iid), p in items)
         m = self.marks
-        if m.event and m.event[-1] == self.current_event:
+        event = self.event_index()
+        if m.event and m.event[-1] == event:
             m.balance[-1] = self.balance
             m.holdings[-1] = holdings
         else:
-            m.event.append(self.current_event)
+            m.event.append(event)
             m.balance.append(self.balance)
             m.holdings.append(holdings)

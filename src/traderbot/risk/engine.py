@@ -110,6 +110,8 @@ class RiskEngine:
         return None
 
     def _check_prices(self, order: Order) -> str | None:
+        if order.price is None and order.trigger_price is None:
+            return None
         inst = self.cache.instruments[order.instrument_id]
         for label, px in (("price", order.price), ("trigger_price", order.trigger_price)):
             if px is None:
@@ -132,6 +134,8 @@ class RiskEngine:
 
     def _check_limits(self, order: Order) -> str | None:
         lim = self.limits
+        if lim.max_order_quantity is None and lim.max_order_notional is None:
+            return None
         if lim.max_order_quantity is not None and order.quantity > lim.max_order_quantity:
             return _deny(
                 DenyReason.QUANTITY_EXCEEDS_MAX, f"max={lim.max_order_quantity}, order={order.quantity}"

@@ -49,7 +49,7 @@ class Strategy:
     # ---- declared parameters ------------------------------------------------------------------------------
     @classmethod
     def parameters(cls) -> dict[str, Param[Any]]:
-        return declared_params(cls)
+        return dict(declared_params(cls))
 
     @property
     def params(self) -> dict[str, Any]:

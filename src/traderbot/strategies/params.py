@@ -7,6 +7,7 @@ class SmaCross(Strategy):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Generic, TypeVar, overload
 
 from traderbot.errors import UserError
@@ -102,8 +103,9 @@ class ChoiceParam(Param[str]):
         return str(value)
 
 
+@cache
 def declared_params(cls: type) -> dict[str, Param[Any]]:
-    """All parameters declared on a strategy class and its bases, in declaration order."""
+    """All parameters declared on a strategy class and its bases, in declaration order (cached per class)."""
     out: dict[str, Param[Any]] = {}
     for klass in reversed(cls.__mro__):
         for name, attr in vars(klass).items():

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from traderbot.brokers.sim.costs import VenueConfig
+from traderbot.brokers.sim.costs import NoSlippage, VenueConfig
 from traderbot.brokers.sim.funds import margin_problem, size_from_equity
 from traderbot.brokers.sim.trailing import TrailingStops
 from traderbot.core.ids import SequenceIdGenerator
@@ -63,6 +63,7 @@ class SimulatedVenue:
         self._last_bar_ts: dict[str, int] = {}  # per instrument, for financing rollovers
         self._intrabar_entries: set[str] = set()  # entries filled inside the bar being matched
         self.fill_on_close = config.fill_on == "close"
+        self._has_slippage = not isinstance(config.slippage, NoSlippage)
         self.financing_on = not config.financing.is_zero
         self._rollover_offset = config.financing.rollover_hour_utc * _HOUR_NS
 
@@ -126,6 +127,13 @@ class SimulatedVenue:
         if self.financing_on:
             self._finance(inst_id, series_idx, bar_ts)
         self._expire_day_orders(inst_id, bar_ts)
+        working = self.working.get(inst_id, [])
+        if all(o.type is OrderType.MARKET and o.time_in_force is TimeInForce.GTC for o in working):
+            for o in list(working):  # the common case: market orders at the open, nothing else to match
+                if o.is_open:
+                    self._fill_at(o, self._dec(o, float(s.open[i]), series_idx, i), series_idx, i, slip=True)
+            if all(o.type is OrderType.MARKET for o in working):
+                return  # these fills created no bracket exits to match in this bar
         self._intrabar_entries.clear()
         seen: set[str] = set()
         for _ in range(4):  # orders created by fills in this bar (bracket exits) get matched in the same bar
@@ -231,12 +239,12 @@ class SimulatedVenue:
         fill_ts = int(s.ts[i]) if ts is None else ts
         if o.reduce_only and not self._cap_reduce_only(o):
             return
-        if slip:
+        if slip and self._has_slippage:
             bar_range = inst.price_to_decimal(float(s.high[i])) - inst.price_to_decimal(float(s.low[i]))
             adverse = self.config.slippage.slippage(inst, o.leaves_qty, bar_range, float(s.volume[i]))
             if adverse:
                 px = inst.round_price(px + adverse if o.side is OrderSide.BUY else px - adverse)
-        equity = self.portfolio.equity()  # once per fill: sizing and margin use the same figure
+        equity = None if o.reduce_only else self.portfolio.equity()  # once: sizing and margin share it
         if o.equity_fraction is not None and o.filled_qty == 0:  # sized on the actual fill price
             sized = size_from_equity(
                 self.portfolio, inst, o.equity_fraction, px, self.config.commission, equity
