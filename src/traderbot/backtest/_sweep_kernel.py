@@ -365,4 +365,4 @@ def simulate_many(
 ) -> np.ndarray:
     """Stats for each row of `sigs` (one parameter set per row); parallel across rows on large grids."""
     fn = _many_parallel if len(c) * sigs.shape[0] >= PARALLEL_MIN_WORK else _many_serial
-    return fn(o, h, lo, c, sigs, sl_px, tp_px, risk_dist, day_end, cfg)  # type: ignore[no-any-return]
+    return fn(o, h, lo, c, sigs, sl_px, tp_px, risk_dist, day_end, cfg)

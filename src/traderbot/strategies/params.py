@@ -6,6 +6,7 @@ class SmaCross(Strategy):
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Generic, TypeVar, overload
@@ -103,9 +104,14 @@ class ChoiceParam(Param[str]):
         return str(value)
 
 
-@cache
 def declared_params(cls: type) -> dict[str, Param[Any]]:
     """All parameters declared on a strategy class and its bases, in declaration order (cached per class)."""
+    return _declared(cls)
+
+
+@cache
+def _declared(cls: Hashable) -> dict[str, Param[Any]]:
+    assert isinstance(cls, type)
     out: dict[str, Param[Any]] = {}
     for klass in reversed(cls.__mro__):
         for name, attr in vars(klass).items():

@@ -58,7 +58,7 @@ def cross_signal_matrix(
 ) -> np.ndarray:
     """Signals of many (fast, slow) pairs, one row each (see `_cross_signal_matrix`)."""
     fn = _matrix_parallel if len(close) * len(fast_idx) >= PARALLEL_MIN_WORK else _matrix_serial
-    return fn(close, periods, fast_idx, slow_idx)  # type: ignore[no-any-return]
+    return fn(close, periods, fast_idx, slow_idx)
 
 
 class SmaCross(SignalStrategy):
