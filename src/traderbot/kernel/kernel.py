@@ -21,7 +21,6 @@ from traderbot.brokers.sim.costs import VenueConfig
 from traderbot.brokers.sim.venue import SimulatedVenue
 from traderbot.core.bus import MessageBus
 from traderbot.core.clock import SimulatedClock
-from traderbot.core.messages import OrderEvent
 from traderbot.data.series import BarSeries
 from traderbot.errors import UserError
 from traderbot.execution.engine import ExecutionEngine
@@ -58,7 +57,9 @@ class Kernel:
         self.portfolio = Portfolio(self.cache, self.bus, account_currency, starting_cash)
         self.risk = RiskEngine(self.cache, self.portfolio, risk_limits)
         self.execution = ExecutionEngine(self.cache, self.bus, self.portfolio, bar_index=self._bar_index)
-        self.venue = SimulatedVenue(self.cache, self.portfolio, venue or VenueConfig(), self._on_venue_event)
+        self.venue = SimulatedVenue(
+            self.cache, self.portfolio, venue or VenueConfig(), self.execution.on_event
+        )
         self.execution.venue = self.venue
         self.execution.spawn_child = self._spawn_child
         self.execution.submit_child = self.send
@@ -115,9 +116,6 @@ class Kernel:
             trigger_price=px if otype in (OrderType.STOP, OrderType.STOP_LIMIT) else None,
             tag="take_profit" if otype is OrderType.LIMIT else "stop_loss",
         )
-
-    def _on_venue_event(self, event: OrderEvent) -> None:
-        self.execution.on_event(event)
 
     def _bar_index(self, instrument_id: str) -> int:
         idx = self.cache.primary[instrument_id]
@@ -184,6 +182,9 @@ class Kernel:
         ]
         times = plan[0]
         portfolio.event_index = lambda: bisect_right(times, cache.now_ns) - 1  # asked once per fill only
+        if len(per_series) == 1 and not clock._heap and not financing:
+            self._run_single(times, per_series[0])
+            return
         for t, k, i in zip(*plan, strict=True):
             if clock._heap:
                 clock.advance_to(t)
@@ -203,6 +204,32 @@ class Kernel:
                     raise
                 except Exception as exc:
                     failed = next((st for st in subs if st.on_bar == on_bar), subs[0])
+                    raise _strategy_error(failed, t, exc) from exc
+
+    def _run_single(self, times: list[int], rec: tuple[Any, ...]) -> None:
+        """The same dispatch for the common case of one series and no timers: bar i is event i."""
+        cache, venue, clock = self.cache, self.venue, self.clock
+        visible = cache.visible
+        new_bar = tuple.__new__
+        iid, tf, c_ts, c_o, c_h, c_l, c_c, c_v, working, handlers, subs = rec
+        for i, t in enumerate(times):
+            if clock._heap:  # a strategy may set a timer while running
+                clock.advance_to(t)
+            else:
+                clock._now = t
+            cache.now_ns = t
+            if working:
+                venue.on_bar(0, i)
+            visible[0] = i + 1
+            if handlers:
+                bar = new_bar(Bar, (iid, tf, c_ts[i], t, c_o[i], c_h[i], c_l[i], c_c[i], c_v[i]))
+                try:
+                    for on_bar in handlers:
+                        on_bar(bar)
+                except UserError:
+                    raise
+                except Exception as exc:
+                    failed = next((st for st in subs if st.on_bar == on_bar), subs[0])  # noqa: B023
                     raise _strategy_error(failed, t, exc) from exc
 
     def _guard(self, strategy: Strategy, fn):  # type: ignore[no-untyped-def]

@@ -7,9 +7,13 @@ from decimal import Decimal
 
 from traderbot.core.money import ZERO
 from traderbot.model.enums import OrderSide, OrderStatus, OrderType, TimeInForce
-from traderbot.model.order_states import InvalidStateTransition, OrderEventKind, next_status
+from traderbot.model.order_states import TRANSITIONS, InvalidStateTransition, OrderEventKind
 
-_BACK_TO_WORKING = (OrderEventKind.CANCEL_REJECTED, OrderEventKind.MODIFY_REJECTED, OrderEventKind.UPDATED)
+_BACK_TO_WORKING = frozenset(
+    {OrderEventKind.CANCEL_REJECTED, OrderEventKind.MODIFY_REJECTED, OrderEventKind.UPDATED}
+)
+_PENDING_KINDS = frozenset({OrderEventKind.PENDING_CANCEL, OrderEventKind.PENDING_UPDATE})
+_PENDING = frozenset({OrderStatus.PENDING_CANCEL, OrderStatus.PENDING_UPDATE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,19 +85,14 @@ class Order:
 
     def apply(self, kind: OrderEventKind, reason: str = "") -> OrderStatus:
         """Move to the next status or raise InvalidStateTransition with the order id."""
-        try:
-            new = next_status(self.status, kind)
-        except InvalidStateTransition as exc:
-            raise InvalidStateTransition(f"order {self.client_order_id}: {exc}") from None
-        if kind in (OrderEventKind.PENDING_CANCEL, OrderEventKind.PENDING_UPDATE) and self.status not in (
-            OrderStatus.PENDING_CANCEL,
-            OrderStatus.PENDING_UPDATE,
-        ):
+        new = TRANSITIONS.get((self.status, kind))
+        if new is None:
+            raise InvalidStateTransition(
+                f"order {self.client_order_id}: event {kind.value!r} is not allowed in status {self.status.value!r}"
+            )
+        if kind in _PENDING_KINDS and self.status not in _PENDING:
             self._status_before_pending = self.status
-        if kind in _BACK_TO_WORKING and self.status in (
-            OrderStatus.PENDING_CANCEL,
-            OrderStatus.PENDING_UPDATE,
-        ):
+        if kind in _BACK_TO_WORKING and self.status in _PENDING:
             # back to the working status it had: partially filled if fills arrived meanwhile
             before = self._status_before_pending or OrderStatus.ACCEPTED
             new = OrderStatus.PARTIALLY_FILLED if self.filled_qty > 0 else before
