@@ -173,6 +173,7 @@ class Kernel:
             (
                 s.instrument_id,
                 s.timeframe.name,
+                s.timeframe.ns,
                 *cols[k],
                 venue.working.setdefault(s.instrument_id, []),
                 [st.on_bar for st in self._by_series.get(k, [])],
@@ -191,12 +192,12 @@ class Kernel:
             else:
                 clock._now = t
             cache.now_ns = t
-            iid, tf, c_ts, c_o, c_h, c_l, c_c, c_v, working, handlers, subs = per_series[k]
+            iid, tf, tf_ns, c_o, c_h, c_l, c_c, c_v, working, handlers, subs = per_series[k]
             if working or financing:
                 venue.on_bar(k, i)
             visible[k] = i + 1
             if handlers:
-                bar = new_bar(Bar, (iid, tf, c_ts[i], t, c_o[i], c_h[i], c_l[i], c_c[i], c_v[i]))
+                bar = new_bar(Bar, (iid, tf, t - tf_ns, t, c_o[i], c_h[i], c_l[i], c_c[i], c_v[i]))
                 try:
                     for on_bar in handlers:
                         on_bar(bar)
@@ -211,7 +212,7 @@ class Kernel:
         cache, venue, clock = self.cache, self.venue, self.clock
         visible = cache.visible
         new_bar = tuple.__new__
-        iid, tf, c_ts, c_o, c_h, c_l, c_c, c_v, working, handlers, subs = rec
+        iid, tf, tf_ns, c_o, c_h, c_l, c_c, c_v, working, handlers, subs = rec
         for i, t in enumerate(times):
             if clock._heap:  # a strategy may set a timer while running
                 clock.advance_to(t)
@@ -222,14 +223,14 @@ class Kernel:
                 venue.on_bar(0, i)
             visible[0] = i + 1
             if handlers:
-                bar = new_bar(Bar, (iid, tf, c_ts[i], t, c_o[i], c_h[i], c_l[i], c_c[i], c_v[i]))
+                bar = new_bar(Bar, (iid, tf, t - tf_ns, t, c_o[i], c_h[i], c_l[i], c_c[i], c_v[i]))
                 try:
                     for on_bar in handlers:
                         on_bar(bar)
                 except UserError:
                     raise
                 except Exception as exc:
-                    failed = next((st for st in subs if st.on_bar == on_bar), subs[0])  # noqa: B023
+                    failed = next((st for st in subs if st.on_bar == on_bar), subs[0])
                     raise _strategy_error(failed, t, exc) from exc
 
     def _guard(self, strategy: Strategy, fn):  # type: ignore[no-untyped-def]
@@ -261,7 +262,6 @@ def gc_tuned() -> Iterator[None]:
 def _columns(s: BarSeries) -> tuple[list[Any], ...]:
     """Python lists of a series' fields: indexing them is several times cheaper than NumPy scalars."""
     return (
-        s.ts.tolist(),
         s.open.tolist(),
         s.high.tolist(),
         s.low.tolist(),

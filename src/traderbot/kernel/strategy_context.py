@@ -214,13 +214,23 @@ class StrategyContext:
             return None
         if self.k.finite_replay and self._on_last_bar(instrument_id):
             return None
-        for order in self.k.cache.open_orders(instrument_id, strategy.strategy_id):
-            if order.reduce_only:  # the position's own exits (bracket children) go with it
-                self.k.execution.cancel(order)
-        side = "sell" if qty > 0 else "buy"
-        return self.submit(
-            strategy, side, abs(qty), {"reduce_only": True, "pair": instrument_id, "tag": "close"}
+        if self.k.cache.open_ids:
+            for order in self.k.cache.open_orders(instrument_id, strategy.strategy_id):
+                if order.reduce_only:  # the position's own exits (bracket children) go with it
+                    self.k.execution.cancel(order)
+        order = Order(
+            self.ids.generate(),
+            instrument_id,
+            strategy.strategy_id,
+            OrderSide.SELL if qty > 0 else OrderSide.BUY,
+            OrderType.MARKET,
+            abs(qty),
+            self.k.cache.now_ns,
+            reduce_only=True,
+            tag="close",
+            sizing_note="close",
         )
+        return self.k.send(order)
 
     def cancel(self, strategy: Strategy, client_order_id: str) -> None:
         order = self.k.cache.orders.get(client_order_id)
