@@ -36,6 +36,7 @@ $(BENCH_STAMP): $(STAMP)
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider benchmarks/tests
 	$(BIN)/python -m benchmarks.run_all
 
 clean:

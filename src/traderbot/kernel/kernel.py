@@ -169,7 +169,7 @@ class Kernel:
         visible = cache.visible
         financing = venue.financing_on
         new_bar = tuple.__new__
-        per_series = [
+        per_series: list[tuple[Any, ...]] = [
             (
                 s.instrument_id,
                 s.timeframe.name,
