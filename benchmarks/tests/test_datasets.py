@@ -79,6 +79,7 @@ def test_naive_index_is_taken_as_utc() -> None:
 
 def test_backtesting_bundled_frames() -> None:
     import backtesting  # noqa: F401 - the bench extra is installed wherever these tests run (make bench)
+
     from benchmarks.peers.datasets import load_backtesting_eurusd, load_backtesting_goog
 
     for df, rows in ((load_backtesting_eurusd(), 5_000), (load_backtesting_goog(), 2_148)):
