@@ -181,3 +181,19 @@ def test_unknown_grid_parameter_lists_valid_ones(capsys: pytest.CaptureFixture[s
     )
     assert code == 2
     assert "valid parameters are" in err and "fast in [2, 500]" in err
+
+
+def test_unsorted_and_duplicated_rows_are_fixed_and_reported(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    df = sample_store().read("SPY", "1d").iloc[-300:]
+    shuffled = pd.concat([df.iloc[150:], df.iloc[:150], df.iloc[10:12]])  # out of order, two duplicates
+    csv = tmp_path / "messy.csv"
+    shuffled.to_csv(csv, index=False)
+    code, out, err = _run(
+        capsys, "backtest", "--strategy", "sma_cross", "--data", str(csv), "--json", "--no-report"
+    )
+    assert code == 0, err
+    assert "messy.csv: 2 duplicate timestamps were removed" in err
+    assert "rows were out of order and have been sorted" in err
+    assert json.loads(out)["bars"] == 300

@@ -118,7 +118,7 @@ def load_market(
         from traderbot.data.loader import load_ohlcv_file
 
         df, report = load_ohlcv_file(data_file, timeframe=timeframe, drop_nan=drop_nan)
-        notes.extend(report.to_text().splitlines()[:3])
+        notes.extend(_file_notes(Path(data_file).name, report))
         lot = dec(lot_size, "--lot-size") if lot_size else Decimal(0)
         inst = generic_instrument(Path(data_file).stem.upper()[:16] or "DATA", account_currency or "USD", lot)
         tf = timeframe or _infer_tf(df)
@@ -141,6 +141,20 @@ def load_market(
         out.append((inst, _cut(BarSeries.from_frame(df, inst.id, tf), t0, t1, f"{inst.id} {tf}")))
     extra = _conversions(store, out, account_currency, t0, t1)
     return MarketData(out, extra, notes)
+
+
+def _file_notes(name: str, report: object) -> list[str]:
+    """One line per thing the loader fixed or found in a --data file (printed to stderr by the CLI)."""
+    r = report
+    found = [
+        (getattr(r, "out_of_order", 0), "rows were out of order and have been sorted"),
+        (getattr(r, "duplicates", 0), "duplicate timestamps were removed (the last row kept)"),
+        (len(getattr(r, "bad_rows", [])), "rows with missing prices were dropped (--drop-nan)"),
+        (getattr(r, "high_below_low", 0), "bars have high < low"),
+        (getattr(r, "non_positive", 0), "bars have a non-positive price"),
+        (getattr(r, "suspect_spikes", 0), "bars look like bad-tick spikes"),
+    ]
+    return [f"{name}: {n} {what}" for n, what in found if n]
 
 
 def _finest(store: object, instrument_id: str) -> str:

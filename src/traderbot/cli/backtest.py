@@ -92,6 +92,8 @@ def backtest(
         ),
         sizing=sizing(sizing_text),
     )
+    for note in market.notes:
+        print(f"note: {note}", file=sys.stderr)
     result = run_backtest(spec)
     files: dict[str, str] = {}
     if not no_report:

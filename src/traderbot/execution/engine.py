@@ -141,6 +141,7 @@ class ExecutionEngine:
             self.duplicate_fills += 1
             return
         self.cache.track(order)
+        self.cache.fills.append(fill)
         self.portfolio.on_fill(fill, self._bar_index(fill.instrument_id))
         self.bus.publish("fills", fill)
         listener = self.fill_listeners.get(order.strategy_id)

@@ -15,6 +15,7 @@ from traderbot.core.messages import OrderFilled, PositionChanged, TradeClosed
 from traderbot.core.money import ZERO
 from traderbot.errors import UserError
 from traderbot.kernel.cache import Cache
+from traderbot.model.account import Account
 from traderbot.model.position import Position
 
 
@@ -146,6 +147,23 @@ class Portfolio:
 
     def margin_used(self) -> Decimal:
         return sum((self.margin_for(iid) for iid, net in self._net.items() if net), ZERO)
+
+    def account(self) -> Account:
+        """A snapshot of the account now (exact, account currency)."""
+        unrealized = self.unrealized()
+        used = self.margin_used()
+        equity = self.balance + unrealized
+        return Account(
+            self.currency,
+            self.cache.now_ns,
+            self.balance,
+            unrealized,
+            equity,
+            used,
+            equity - used,
+            self.commissions,
+            self.financing,
+        )
 
     def margin_for(self, instrument_id: str) -> Decimal:
         """Margin held by the net position in one instrument (account currency)."""
