@@ -11,8 +11,8 @@ import numpy as np
 
 from traderbot.data.series import BarSeries
 from traderbot.errors import UserError
-from traderbot.model.instrument import Instrument
 from traderbot.model.fill import Fill
+from traderbot.model.instrument import Instrument
 from traderbot.model.order import Order
 
 
