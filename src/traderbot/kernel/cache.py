@@ -23,10 +23,8 @@ class Cache:
         self.visible: list[int] = []  # bars of each series visible now (index of the last closed bar + 1)
         self.primary: dict[str, int] = {}  # instrument id -> index of its primary (finest) series
         self.orders: dict[str, Order] = {}
-        self.open_ids: dict[str, Order] = {}
-        self.fills: list[
-            Fill
-        ] = []  # every accepted fill, in order (duplicates by trade id are dropped)  # open orders only, in submission order (kept by the OMS)
+        self.open_ids: dict[str, Order] = {}  # open orders only, in submission order (kept by the OMS)
+        self.fills: list[Fill] = []  # accepted fills in order; duplicate trade ids are dropped
         self.now_ns = 0
 
     def add_series(self, instrument: Instrument, series: BarSeries) -> int:
