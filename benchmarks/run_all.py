@@ -180,7 +180,6 @@ def side_benchmarks() -> list[str]:
 
 
 if __name__ == "__main__":
-    pd.options.mode.chained_assignment = None
     t0 = time.perf_counter()
     code = main()
     print(f"(make bench took {time.perf_counter() - t0:.0f} s)")

@@ -10,21 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from traderbot.analytics.metrics import TRADE_COLUMNS
 from traderbot.core.messages import TradeClosed
-
-TRADE_COLUMNS = [
-    "instrument",
-    "side",
-    "quantity",
-    "entry_time",
-    "exit_time",
-    "entry_price",
-    "exit_price",
-    "pnl",
-    "commission",
-    "return_pct",
-    "bars_held",
-]
 
 
 def trades_frame(trades: list[TradeClosed]) -> pd.DataFrame:
@@ -45,7 +32,7 @@ def trades_frame(trades: list[TradeClosed]) -> pd.DataFrame:
             ],
             "bars_held": np.array([t.bars_held for t in trades], dtype=np.int64),
         },
-        columns=TRADE_COLUMNS,
+        columns=list(TRADE_COLUMNS),
     )
     for col in ("entry_time", "exit_time"):
         df[col] = pd.to_datetime(df[col], utc=True).dt.as_unit("ns")
