@@ -19,8 +19,6 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-import pandas as pd
-
 from benchmarks import traderbot_runners as tb
 from benchmarks.peers import SWEEP_COMBOS, PeerResult
 from benchmarks.peers.datasets import load_case
