@@ -11,10 +11,10 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 
 from benchmarks.peers import CASH, FAST, FULL_EQUITY, SLOW, PeerResult
-from benchmarks.peers.datasets import to_canonical
 from traderbot.backtest import _sweep_kernel as K
 from traderbot.backtest.runner import BacktestSpec, run_backtest
 from traderbot.backtest.sweep import run_sweep
@@ -28,14 +28,14 @@ SIZING = Sizing("fraction", Decimal(repr(FULL_EQUITY)))
 INSTRUMENT = generic_instrument("BENCH", lot_size=Decimal("1e-8"))
 
 
-def _timeframe(df: pd.DataFrame) -> str:
-    step = pd.Series(df.index).diff().median()
-    seconds = int(pd.Timedelta(step).total_seconds())
-    return {60: "1m", 3600: "1h", 86400: "1d"}.get(seconds, f"{max(seconds // 60, 1)}m")
-
-
 def _series(df: pd.DataFrame) -> BarSeries:
-    return BarSeries.from_frame(to_canonical(df), INSTRUMENT.id, _timeframe(df))
+    """Our bars straight from the peer frame's arrays (its naive index is UTC, as in to_canonical)."""
+    idx = pd.DatetimeIndex(df.index)
+    ns = (idx.tz_convert("UTC") if idx.tz is not None else idx).as_unit("ns").asi8
+    step = int(np.median(np.diff(ns))) // 1_000_000_000
+    tf = {60: "1m", 3600: "1h", 86400: "1d"}.get(step, f"{max(step // 60, 1)}m")
+    cols = [df[c].to_numpy(dtype=np.float64) for c in ("Open", "High", "Low", "Close", "Volume")]
+    return BarSeries.from_arrays(INSTRUMENT.id, tf, ns, *cols)
 
 
 def run(df: pd.DataFrame) -> PeerResult:

@@ -272,33 +272,73 @@ def simulate(
     rdown = 0.0
     ndays = 0
     fill_close = cfg[FILL_CLOSE] > 0
-    for t in range(n):
+    mult = cfg[MULT]
+    t = 0
+    while t < n:
+        # ---- full processing of bar t: pending fills, bracket exits, the signal, marks
+        changed = False  # a fill this bar: equity may have moved even if flat now
         if not fill_close and (st[ST_PEND_CLOSE] > 0 or st[ST_PEND_DIR] != 0):
             _fill_pending(st, o[t], t, record, tr_out, cfg)
-        if st[ST_POS] != 0 and (st[ST_SL] == st[ST_SL] or st[ST_TP] == st[ST_TP]):
+            changed = True
+        pos = st[ST_POS]
+        if pos != 0 and (st[ST_SL] == st[ST_SL] or st[ST_TP] == st[ST_TP]):
             px = _bracket_exit(st, o[t], h[t], lo[t], cfg)
             if px == px:
                 _close(st, px, t, record, tr_out, cfg)
+                changed = True
+                pos = 0.0
         s = sig[t]
         if s != 0 and t < n - 1:
             _decide(st, s, t, c, sl_px, tp_px, risk_dist, cfg)
             if fill_close:
                 _fill_pending(st, c[t], t, record, tr_out, cfg)
-        eq = st[ST_BAL] + st[ST_POS] * (c[t] - st[ST_AVG]) * cfg[MULT]
-        if eq > peak:
-            peak = eq
-        dd = eq / peak - 1.0
-        if dd < maxdd:
-            maxdd = dd
+                changed = True
+                pos = st[ST_POS]
+        bal = st[ST_BAL]
+        eq = bal
+        if pos != 0 or changed:  # flat bars cannot move equity, its peak or the drawdown
+            eq = bal + pos * (c[t] - st[ST_AVG]) * mult
+            if eq > peak:
+                peak = eq
+            dd = eq / peak - 1.0
+            if dd < maxdd:
+                maxdd = dd
         if day_end[t]:
-            r = eq / last_day_eq - 1.0 if last_day_eq > 0 else 0.0
-            rsum += r
-            rsq += r * r
-            rdown += min(r, 0.0) ** 2
             ndays += 1
-            last_day_eq = eq
+            if eq != last_day_eq:  # an unchanged day has r == 0 exactly: nothing to add
+                r = eq / last_day_eq - 1.0 if last_day_eq > 0 else 0.0
+                rsum += r
+                rsq += r * r
+                if r < 0.0:
+                    rdown += r * r
+                last_day_eq = eq
+        t += 1
+        # ---- fast-forward: with nothing pending and no working bracket, only marks change until the
+        # next signal, so bars up to it get only the bookkeeping above (no event can happen on them)
+        if st[ST_PEND_CLOSE] > 0 or st[ST_PEND_DIR] != 0 or st[ST_SL] == st[ST_SL] or st[ST_TP] == st[ST_TP]:
+            continue
+        avg = st[ST_AVG]
+        while t < n and sig[t] == 0:
+            eq = bal
+            if pos != 0:
+                eq = bal + pos * (c[t] - avg) * mult
+                if eq > peak:
+                    peak = eq
+                dd = eq / peak - 1.0
+                if dd < maxdd:
+                    maxdd = dd
+            if day_end[t]:
+                ndays += 1
+                if eq != last_day_eq:
+                    r = eq / last_day_eq - 1.0 if last_day_eq > 0 else 0.0
+                    rsum += r
+                    rsq += r * r
+                    if r < 0.0:
+                        rdown += r * r
+                    last_day_eq = eq
+            t += 1
     stats = np.zeros(N_STATS)
-    final = st[ST_BAL] + st[ST_POS] * (c[n - 1] - st[ST_AVG]) * cfg[MULT] if n else st[ST_BAL]
+    final = st[ST_BAL] + st[ST_POS] * (c[n - 1] - st[ST_AVG]) * mult if n else st[ST_BAL]
     stats[S_FINAL] = final
     stats[S_TRADES] = st[ST_TRADES]
     stats[S_RETURN] = final / cash0 - 1.0

@@ -35,20 +35,42 @@ class BarSeries:
     @staticmethod
     def from_frame(df: pd.DataFrame, instrument_id: str, timeframe: Timeframe | str) -> BarSeries:
         """Build from a canonical frame (ts, open, high, low, close, volume); checks order and NaNs."""
-        tf = Timeframe.parse(timeframe) if isinstance(timeframe, str) else timeframe
         if len(df) == 0:
+            raise UserError(
+                f"no bars for {instrument_id} {timeframe}: choose a date range that contains data"
+            )
+        cols = [df[c].to_numpy(dtype=np.float64) for c in ("open", "high", "low", "close")]
+        vol = df["volume"].to_numpy(dtype=np.float64) if "volume" in df.columns else None
+        spread = df["spread"].to_numpy(dtype=np.float64) if "spread" in df.columns else None
+        o, h, lo, c = cols
+        return BarSeries.from_arrays(instrument_id, timeframe, _ts_ns(df["ts"]), o, h, lo, c, vol, spread)
+
+    @staticmethod
+    def from_arrays(
+        instrument_id: str,
+        timeframe: Timeframe | str,
+        ts_ns: np.ndarray,
+        open_: np.ndarray,
+        high: np.ndarray,
+        low: np.ndarray,
+        close: np.ndarray,
+        volume: np.ndarray | None = None,
+        spread: np.ndarray | None = None,
+    ) -> BarSeries:
+        """Build from arrays (open times in UTC ns); refuses missing prices and unsorted or repeated stamps."""
+        tf = Timeframe.parse(timeframe) if isinstance(timeframe, str) else timeframe
+        ts = np.ascontiguousarray(ts_ns, dtype=np.int64)
+        if len(ts) == 0:
             raise UserError(f"no bars for {instrument_id} {tf}: choose a date range that contains data")
-        ts = _ts_ns(df["ts"])
-        cols = {
-            c: np.ascontiguousarray(df[c].to_numpy(dtype=np.float64))
-            for c in ("open", "high", "low", "close")
+        prices = {
+            n: np.ascontiguousarray(a, dtype=np.float64)
+            for n, a in (("open", open_), ("high", high), ("low", low), ("close", close))
         }
-        vol = (
-            np.ascontiguousarray(df["volume"].to_numpy(dtype=np.float64))
-            if "volume" in df.columns
-            else np.zeros(len(ts), dtype=np.float64)
-        )
-        for name, arr in cols.items():
+        for name, arr in prices.items():
+            if len(arr) != len(ts):
+                raise UserError(
+                    f"{instrument_id}: the {name} column has {len(arr)} values for {len(ts)} stamps"
+                )
             bad = np.flatnonzero(~np.isfinite(arr))
             if len(bad):
                 when = pd.Timestamp(int(ts[bad[0]]), tz="UTC")
@@ -56,15 +78,14 @@ class BarSeries:
                     f"{instrument_id}: {len(bad)} bar(s) have a missing {name} price (first at {when}); "
                     "repair or drop those rows before backtesting"
                 )
-        if len(ts) > 1 and not np.all(np.diff(ts) > 0):
+        if len(ts) > 1 and not np.all(ts[1:] > ts[:-1]):
             raise UserError(
                 f"{instrument_id}: bar timestamps are not strictly increasing; sort and de-duplicate"
             )
-        spread = None
-        if "spread" in df.columns:
-            spread = np.ascontiguousarray(df["spread"].to_numpy(dtype=np.float64))
+        vol = np.zeros(len(ts)) if volume is None else np.ascontiguousarray(volume, dtype=np.float64)
+        sp = None if spread is None else np.ascontiguousarray(spread, dtype=np.float64)
         return BarSeries(
-            instrument_id, tf, ts, cols["open"], cols["high"], cols["low"], cols["close"], vol, spread
+            instrument_id, tf, ts, prices["open"], prices["high"], prices["low"], prices["close"], vol, sp
         )
 
     def slice_time(self, start_ns: int | None, end_ns: int | None) -> BarSeries:
@@ -97,6 +118,10 @@ class BarSeries:
 
 
 def _ts_ns(col: pd.Series) -> np.ndarray:
+    """UTC nanoseconds of a timestamp column (fast when it already is datetime64[ns, UTC])."""
+    dtype = col.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype) and dtype.unit == "ns" and str(dtype.tz) == "UTC":
+        return np.ascontiguousarray(col.array.asi8)
     s = pd.to_datetime(col, utc=True)
     return np.ascontiguousarray(s.dt.as_unit("ns").astype("int64").to_numpy())
 

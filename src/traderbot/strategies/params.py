@@ -42,6 +42,13 @@ class Param(Generic[T]):
 
     def coerce(self, value: Any) -> T:
         """Convert a CLI string or number to this parameter's type and check its range."""
+        if (
+            type(value) is type(self.default)  # already typed: only the range to check
+            and self.choices is None
+            and (self.low is None or value >= self.low)  # type: ignore[operator]
+            and (self.high is None or value <= self.high)  # type: ignore[operator]
+        ):
+            return value
         try:
             v = self._convert(value)
         except (TypeError, ValueError):
