@@ -88,7 +88,8 @@ class Kernel:
         strategy._ctx = ctx
         self.strategies.append((strategy, ctx))
         self._by_series.setdefault(self.cache.series_index(instrument_id), []).append(strategy)
-        self.execution.fill_listeners[strategy.strategy_id] = self._guard(strategy, strategy.on_fill)
+        if type(strategy).on_fill is not Strategy.on_fill:  # only strategies that listen pay for the call
+            self.execution.fill_listeners[strategy.strategy_id] = self._guard(strategy, strategy.on_fill)
 
     # ---- order flow ----------------------------------------------------------------------------------------
     def send(self, order: Order) -> str | None:

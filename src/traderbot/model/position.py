@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from traderbot.core.money import ZERO
 
 
-@dataclass(frozen=True, slots=True)
-class ClosedLot:
+class ClosedLot(NamedTuple):
     """The part of a position a fill closed: the raw material of one trade-list row (quote currency)."""
 
     side: str

@@ -77,11 +77,13 @@ class Portfolio:
 
     def on_fill(self, fill: OrderFilled, bar_index: int) -> None:
         """Book a fill: commission, position change, realised P&L of closed lots, trade-list rows."""
-        inst = self.cache.instrument(fill.instrument_id)
+        inst = self.cache.instruments[fill.instrument_id]
         commission = self.to_account(fill.commission, fill.commission_currency or inst.quote)
         self.balance -= commission
         self.commissions += commission
-        pos = self.position(fill.strategy_id, fill.instrument_id)
+        pos = self.positions.get((fill.strategy_id, fill.instrument_id)) or self.position(
+            fill.strategy_id, fill.instrument_id
+        )
         signed = fill.quantity if fill.side == "buy" else -fill.quantity
         lots = pos.apply_fill(signed, fill.price, fill.ts, bar_index, commission)
         self._net[fill.instrument_id] = self._net.get(fill.instrument_id, ZERO) + signed

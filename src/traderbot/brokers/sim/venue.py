@@ -62,6 +62,7 @@ class SimulatedVenue:
         self._expiry: dict[str, int] = {}  # DAY orders: expire at the next rollover
         self._last_bar_ts: dict[str, int] = {}  # per instrument, for financing rollovers
         self._intrabar_entries: set[str] = set()  # entries filled inside the bar being matched
+        self._fixed_spread: dict[str, Decimal] = {}  # per instrument, when the data has no spread column
         self.fill_on_close = config.fill_on == "close"
         self._has_slippage = not isinstance(config.slippage, NoSlippage)
         self.financing_on = not config.financing.is_zero
@@ -170,8 +171,14 @@ class SimulatedVenue:
         inst = self.cache.instruments[o.instrument_id]
         px = inst.price_to_decimal(data_price)
         s = self.cache.series[series_idx]
-        bar_spread = float(s.spread[i]) if s.spread is not None else None
-        spread = self.config.spread.spread(inst, bar_spread)
+        if s.spread is not None:
+            spread = self.config.spread.spread(inst, float(s.spread[i]))
+        else:
+            spread = self._fixed_spread.get(inst.id)
+            if spread is None:
+                spread = self._fixed_spread[inst.id] = self.config.spread.spread(inst, None)
+        if not spread:
+            return px
         return self.config.spread.executable(px, o.side is OrderSide.BUY, spread)
 
     def _prices(self, o: Order, series_idx: int, i: int) -> tuple[Decimal, Decimal, Decimal]:
