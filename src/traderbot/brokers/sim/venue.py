@@ -173,10 +173,10 @@ class SimulatedVenue:
         s = self.cache.series[series_idx]
         if s.spread is not None:
             spread = self.config.spread.spread(inst, float(s.spread[i]))
+        elif inst.id in self._fixed_spread:
+            spread = self._fixed_spread[inst.id]
         else:
-            spread = self._fixed_spread.get(inst.id)
-            if spread is None:
-                spread = self._fixed_spread[inst.id] = self.config.spread.spread(inst, None)
+            spread = self._fixed_spread[inst.id] = self.config.spread.spread(inst, None)
         if not spread:
             return px
         return self.config.spread.executable(px, o.side is OrderSide.BUY, spread)
