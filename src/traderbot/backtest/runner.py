@@ -63,21 +63,27 @@ def run_backtest(spec: BacktestSpec) -> BacktestResult:
     trades = trades_frame(kernel.portfolio.trades)
     metrics = compute_metrics(equity, trades, exposure)
     logs = [line for _, ctx in kernel.strategies for line in ctx.logs]
+    open_positions = sum(1 for p in kernel.portfolio.positions.values() if p.quantity)
+    final_equity = str(kernel.portfolio.equity())
+    orders, denied = len(kernel.cache.orders), kernel.risk.denied
+    rejected = sum(1 for o in kernel.cache.orders.values() if o.status is OrderStatus.REJECTED)
+    params = strategies[0].params
+    kernel.dispose()
     return BacktestResult(
         strategy=spec.strategy.name,
-        params=strategies[0].params,
+        params=params,
         pairs=[inst.id for inst, _ in spec.pairs],
         equity=equity,
         exposure=exposure,
         trades=trades,
         metrics=metrics,
-        final_equity_exact=str(kernel.portfolio.equity()),
+        final_equity_exact=final_equity,
         settings=_settings(spec, currency, sizing),
-        orders=len(kernel.cache.orders),
-        denied=kernel.risk.denied,
-        rejected=sum(1 for o in kernel.cache.orders.values() if o.status is OrderStatus.REJECTED),
+        orders=orders,
+        denied=denied,
+        rejected=rejected,
         bars=len(ts),
-        open_positions=sum(1 for p in kernel.portfolio.positions.values() if p.quantity),
+        open_positions=open_positions,
         logs=logs,
     )
 

@@ -240,6 +240,23 @@ class Kernel:
                     failed = next((st for st in subs if st.on_bar == on_bar), subs[0])
                     raise _strategy_error(failed, t, exc) from exc
 
+    def dispose(self) -> None:
+        """Break the kernel's reference cycles (strategy <-> context <-> kernel, engine <-> venue callbacks) so
+        a finished run is freed at once by reference counting instead of waiting for a full GC pass."""
+        for strategy, ctx in self.strategies:
+            strategy._ctx = None
+            ctx._views.clear()
+        self.strategies.clear()
+        self._by_series.clear()
+        self.execution.fill_listeners.clear()
+        self.execution.venue = None
+        self.execution.spawn_child = None
+        self.execution.submit_child = None
+        self.execution._bar_index = _no_bar_index
+        self.portfolio.event_index = lambda: -1
+        self.risk.checks = []  # bound methods of the risk engine: a cycle through it to every order
+        self.bus = MessageBus()  # subscribers may hold the kernel's parts
+
     def _guard(self, strategy: Strategy, fn):  # type: ignore[no-untyped-def]
         def call(*args):  # type: ignore[no-untyped-def]
             try:
@@ -264,6 +281,10 @@ def gc_tuned() -> Iterator[None]:
     finally:
         gc.set_threshold(*threshold)
         gc.unfreeze()
+
+
+def _no_bar_index(_instrument_id: str) -> int:
+    return 0
 
 
 def _columns(s: BarSeries) -> tuple[list[Any], ...]:
