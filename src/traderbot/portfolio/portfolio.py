@@ -181,9 +181,19 @@ class Portfolio:
 
     def _mark(self) -> None:
         """Record holdings after the current schedule event, for the vectorised equity curve."""
-        items = self._open.items() if len(self._open) < 2 else sorted(self._open.items())
+        open_ = self._open
         primary = self.cache.primary
-        holdings = tuple((primary[iid], p.quantity, p.cost_basis, p.multiplier) for (_, iid), p in items)
+        holdings: tuple[tuple[int, Decimal, Decimal, Decimal], ...]
+        if not open_:
+            holdings = ()
+        elif len(open_) == 1:  # the common case, without a generator
+            (((_, iid), p),) = open_.items()
+            holdings = ((primary[iid], p.quantity, p.cost_basis, p.multiplier),)
+        else:
+            holdings = tuple(
+                (primary[iid], p.quantity, p.cost_basis, p.multiplier)
+                for (_, iid), p in sorted(open_.items())
+            )
         m = self.marks
         event = self.event_index()
         if m.event and m.event[-1] == event:

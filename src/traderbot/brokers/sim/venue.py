@@ -129,7 +129,12 @@ class SimulatedVenue:
             self._finance(inst_id, series_idx, bar_ts)
         self._expire_day_orders(inst_id, bar_ts)
         working = self.working.get(inst_id, [])
-        if all(o.type is OrderType.MARKET and o.time_in_force is TimeInForce.GTC for o in working):
+        only_market = True
+        for o in working:
+            if o.type is not OrderType.MARKET or o.time_in_force is not TimeInForce.GTC:
+                only_market = False
+                break
+        if only_market:
             for o in list(working):  # the common case: market orders at the open, nothing else to match
                 if o.is_open:
                     self._fill_at(o, self._dec(o, float(s.open[i]), series_idx, i), series_idx, i, slip=True)
