@@ -1,7 +1,8 @@
 """`make bench`: traderbot side by side with backtesting.py, backtrader and vectorbt, in one run.
 
-Every case times every engine in interleaved rounds (engine A, B, C, A, B, C, ...) after an untimed warm-up,
-so load on this shared machine falls on all engines alike; medians are reported. It prints bars/second, the
+Every case times every engine in interleaved rounds (engine A, B, C, A, B, C, ...), so load on this shared
+machine falls on all engines alike; each sample runs in a fresh worker process (benchmarks/worker.py) after an
+untimed warm-up, so no engine inherits another's heap; medians are reported. It prints bars/second, the
 ratio of traderbot to each peer, and parity with backtesting.py (equal trade count, final equity within 1e-6
 relative), and exits non-zero when parity fails or a speed target is missed. Then the data-import and QFH
 feature timings. Results also go to benchmarks/results/latest.json.
@@ -15,44 +16,42 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from functools import partial
 from pathlib import Path
+from typing import Any
 
-from benchmarks import traderbot_runners as tb
 from benchmarks.peers import SWEEP_COMBOS, PeerResult
-from benchmarks.peers.datasets import load_case
-from benchmarks.peers.harness import peer_runners, peer_sweepers
 
 ROOT = Path(__file__).resolve().parent
 PARITY_RTOL = 1e-6
 TARGETS = {"event_vs_backtesting_1m": 3.0, "sweep_vs_vectorbt": 10.0}
 
 
-def interleaved(
-    fns: dict[str, Callable[[], PeerResult]], warm: dict[str, Callable[[], object]], repeats: int
-) -> dict[str, PeerResult]:
-    for w in warm.values():
-        w()
-    samples: dict[str, list[float]] = {name: [] for name in fns}
-    last: dict[str, PeerResult] = {}
+def isolated(engines: list[str], mode: str, case: str, repeats: int, gbm_bars: int) -> dict[str, PeerResult]:
+    """Median of `repeats` samples per engine, rounds interleaved, each sample in a fresh process."""
+    samples: dict[str, list[float]] = {e: [] for e in engines}
+    last: dict[str, dict[str, Any]] = {}
     for _ in range(repeats):
-        for name, fn in fns.items():
-            res = fn()
-            samples[name].append(res.seconds)
-            last[name] = res
-    return {
-        n: PeerResult(
-            r.name,
-            r.bars,
-            statistics.median(samples[n]),
-            r.trades,
-            r.final_equity,
-            r.combos,
-            {**r.extra, "samples": samples[n]},
+        for engine in engines:
+            cmd = [sys.executable, "-m", "benchmarks.worker", engine, mode, case, str(gbm_bars)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=ROOT.parent)
+            if proc.returncode != 0:
+                raise RuntimeError(f"{engine} {mode} {case} failed: {proc.stderr.strip()[-500:]}")
+            doc = json.loads(proc.stdout.strip().splitlines()[-1])
+            samples[engine].append(doc["seconds"])
+            last[engine] = doc
+    out: dict[str, PeerResult] = {}
+    for engine, doc in last.items():
+        per_combo = {(f, s): (n, e) for f, s, n, e in doc["per_combo"]}
+        out[engine] = PeerResult(
+            doc["name"],
+            doc["bars"],
+            statistics.median(samples[engine]),
+            doc["trades"],
+            doc["final_equity"],
+            doc["combos"],
+            {"per_combo": per_combo, "samples": samples[engine]},
         )
-        for n, r in last.items()
-    }
+    return out
 
 
 def parity(res: PeerResult, base: PeerResult) -> tuple[bool, str]:
@@ -78,39 +77,24 @@ def main(argv: list[str] | None = None) -> int:
         "--skip-backtrader-gbm", action="store_true", help="backtrader needs ~70 s per 1M-bar run"
     )
     args = ap.parse_args(argv)
-    peers, sweepers = peer_runners(), peer_sweepers()
     rows: list[dict[str, object]] = []
     failures: list[str] = []
     for case in ("eurusd", "goog", "gbm"):
-        df = load_case(case, gbm_bars=args.gbm_bars)
-        engines = {"traderbot": tb.run, **peers}
+        engines = ["traderbot", "backtesting.py", "backtrader", "vectorbt"]
         if case == "gbm" and args.skip_backtrader_gbm:
-            engines.pop("backtrader")
+            engines.remove("backtrader")
         reps = args.repeats if case != "gbm" else max(3, args.repeats // 2)
-        head = df.iloc[:5000]
-        res = interleaved(
-            {n: partial(f, df) for n, f in engines.items()},
-            {n: partial(f, head) for n, f in engines.items()},
-            reps,
-        )
+        res = isolated(engines, "run", case, reps, args.gbm_bars)
         failures += report(case, res, rows, "backtesting.py")
         if case == "gbm":
             ratio = res["backtesting.py"].seconds / res["traderbot"].seconds
             if ratio < TARGETS["event_vs_backtesting_1m"]:
                 failures.append(f"event engine is {ratio:.2f}x backtesting.py on 1M bars (target 3x)")
     for case in ("eurusd", "goog", "gbm"):
-        df = load_case(case, gbm_bars=args.gbm_bars)
-        combos = list(SWEEP_COMBOS)
-        engines = {"traderbot": tb.sweep, "vectorbt": sweepers["vectorbt"]}
-        if case != "gbm":
-            engines["backtesting.py"] = sweepers["backtesting.py"]
-        res = interleaved(
-            {n: partial(f, df, combos) for n, f in engines.items()},
-            {n: partial(f, df.iloc[:5000], combos[:2]) for n, f in engines.items()},
-            3 if case == "gbm" else args.repeats,
-        )
+        engines = ["traderbot", "vectorbt"] + (["backtesting.py"] if case != "gbm" else [])
+        res = isolated(engines, "sweep", case, 3 if case == "gbm" else args.repeats, args.gbm_bars)
         failures += report(
-            f"{case} sweep{len(combos)}", res, rows, "backtesting.py" if case != "gbm" else None
+            f"{case} sweep{len(SWEEP_COMBOS)}", res, rows, "backtesting.py" if case != "gbm" else None
         )
         ratio = res["vectorbt"].seconds / res["traderbot"].seconds
         if ratio < TARGETS["sweep_vs_vectorbt"]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import traceback
+from array import array
 from bisect import bisect_right
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -156,14 +157,12 @@ class Kernel:
     def run_events(self, ts: np.ndarray, sid: np.ndarray, row: np.ndarray) -> None:
         """Dispatch scheduled bars in order, with the cyclic garbage collector tuned for the loop."""
         cols = [_columns(s) for s in self.cache.series]
-        plan = (ts.tolist(), sid.tolist(), row.tolist())
+        plan = (_buffer(ts, "q"), _buffer(sid, "q"), _buffer(row, "q"))
         with gc_tuned():  # after building the big lists, so that the freeze covers them
             self._run_events(plan, cols)
         self.bars_processed += len(ts)
 
-    def _run_events(
-        self, plan: tuple[list[int], list[int], list[int]], cols: list[tuple[list[Any], ...]]
-    ) -> None:
+    def _run_events(self, plan: tuple[array[Any], ...], cols: list[tuple[array[Any], ...]]) -> None:
         """Dispatch scheduled bars in order. The loop is the hot path: one record per series looked up once per
         bar, plain lists, no per-bar allocation beyond the immutable Bar handed to subscribed strategies."""
         cache, venue, clock, portfolio = self.cache, self.venue, self.clock, self.portfolio
@@ -212,7 +211,7 @@ class Kernel:
                 if tap:
                     bus.publish("bars", bar)
 
-    def _run_single(self, times: list[int], rec: tuple[Any, ...]) -> None:
+    def _run_single(self, times: array[Any], rec: tuple[Any, ...]) -> None:
         """The same dispatch for the common case of one series and no timers: bar i is event i.
 
         It repeats the general loop's body on purpose: a shared per-bar helper call would cost ~10 % here."""
@@ -287,15 +286,16 @@ def _no_bar_index(_instrument_id: str) -> int:
     return 0
 
 
-def _columns(s: BarSeries) -> tuple[list[Any], ...]:
-    """Python lists of a series' fields: indexing them is several times cheaper than NumPy scalars."""
-    return (
-        s.open.tolist(),
-        s.high.tolist(),
-        s.low.tolist(),
-        s.close.tolist(),
-        s.volume.tolist(),
-    )
+def _buffer(values: np.ndarray, code: str) -> array[Any]:
+    """A flat copy as a Python array: indexing it is several times cheaper than NumPy scalars, and unlike a
+    list it holds no per-element objects (one memcpy instead of millions of allocations to page in)."""
+    out: array[Any] = array(code)
+    out.frombytes(np.ascontiguousarray(values, dtype=np.float64 if code == "d" else np.int64).tobytes())
+    return out
+
+
+def _columns(s: BarSeries) -> tuple[array[Any], ...]:
+    return tuple(_buffer(a, "d") for a in (s.open, s.high, s.low, s.close, s.volume))
 
 
 def _strategy_error(strategy: Strategy, ts: int, exc: BaseException) -> StrategyError:
