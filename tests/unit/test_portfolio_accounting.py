@@ -4,68 +4,29 @@ account currency at the latest close of the conversion pair. Expected amounts ar
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal as D
-from typing import ClassVar
 
-import pandas as pd
 import pytest
+from tests.sim_harness import HOUR, T0, Action, Row, bars, scripted
 
 from traderbot.backtest.runner import BacktestSpec, run_backtest
 from traderbot.brokers.sim.costs import CommissionModel, VenueConfig
 from traderbot.data.series import BarSeries
 from traderbot.errors import UserError
 from traderbot.kernel.kernel import Kernel
-from traderbot.model.data import Bar
 from traderbot.model.instrument import Instrument, generic_instrument, get_instrument
 from traderbot.model.position import Position
 from traderbot.risk.sizing import Sizing
-from traderbot.strategies.base import Strategy
 
 EURUSD = get_instrument("EURUSD")
 USDJPY = get_instrument("USDJPY")
 EURGBP = get_instrument("EURGBP")
 GBPUSD = get_instrument("GBPUSD")
 X = generic_instrument("X", lot_size=D(1), precision=2)
-T0 = pd.Timestamp("2024-01-01", tz="UTC").value
-HOUR = 3_600_000_000_000
-
-Row = tuple[float, float, float, float]
-Action = Callable[[Strategy], object]
-
-
-def bars(instrument_id: str, rows: list[Row]) -> BarSeries:
-    df = pd.DataFrame(
-        {
-            "ts": pd.date_range("2024-01-01", periods=len(rows), freq="1h", tz="UTC"),
-            "open": [r[0] for r in rows],
-            "high": [r[1] for r in rows],
-            "low": [r[2] for r in rows],
-            "close": [r[3] for r in rows],
-            "volume": [1000.0] * len(rows),
-        }
-    )
-    return BarSeries.from_frame(df, instrument_id, "1h")
 
 
 def flat(price: float) -> Row:
     return (price, price, price, price)
-
-
-class Scripted(Strategy):
-    """Runs `script[i](self)` when bar i (0-based) has just closed."""
-
-    name = "scripted"
-    script: ClassVar[dict[int, Action]] = {}
-
-    def on_bar(self, bar: Bar) -> None:
-        action = self.script.get(len(self.data) - 1)
-        if action is not None:
-            action(self)
-
-
-def scripted(script: dict[int, Action]) -> type[Scripted]:
-    return type("Script", (Scripted,), {"script": script})
 
 
 def simulate(

@@ -4,56 +4,21 @@ Expected prices and P&L are worked out by hand with exact Decimal arithmetic."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal as D
-from typing import Any, ClassVar
+from typing import Any
 
-import pandas as pd
+from tests.sim_harness import HOUR, T0, Action, Row, Scripted, bars
 
 from traderbot.core.messages import OrderCanceled, OrderFilled
-from traderbot.data.series import BarSeries
 from traderbot.kernel.kernel import Kernel
-from traderbot.model.data import Bar
 from traderbot.model.enums import OrderStatus, OrderType
 from traderbot.model.instrument import Instrument, generic_instrument, get_instrument
 from traderbot.model.order import Order
 from traderbot.risk.sizing import Sizing
-from traderbot.strategies.base import Strategy
 
 EURUSD = get_instrument("EURUSD")
 X = generic_instrument("X", lot_size=D(1), precision=2)  # tick 0.01; integer prices are exact binary floats
-T0 = pd.Timestamp("2024-01-01", tz="UTC").value
-HOUR = 3_600_000_000_000
-
-Row = tuple[float, float, float, float]
-Action = Callable[[Strategy], object]
-
-
-def bars(instrument_id: str, rows: list[Row]) -> BarSeries:
-    df = pd.DataFrame(
-        {
-            "ts": pd.date_range("2024-01-01", periods=len(rows), freq="1h", tz="UTC"),
-            "open": [r[0] for r in rows],
-            "high": [r[1] for r in rows],
-            "low": [r[2] for r in rows],
-            "close": [r[3] for r in rows],
-            "volume": [1000.0] * len(rows),
-        }
-    )
-    return BarSeries.from_frame(df, instrument_id, "1h")
-
-
-class Scripted(Strategy):
-    """Runs `script[i](self)` when bar i (0-based) has just closed."""
-
-    name = "scripted"
-    script: ClassVar[dict[int, Action]] = {}
-
-    def on_bar(self, bar: Bar) -> None:
-        action = self.script.get(len(self.data) - 1)
-        if action is not None:
-            action(self)
 
 
 @dataclass

@@ -4,13 +4,12 @@ with exact Decimal arithmetic."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal as D
-from typing import Any, ClassVar
+from typing import Any
 
-import pandas as pd
 import pytest
+from tests.sim_harness import HOUR, T0, Action, Row, bars, scripted
 
 from traderbot.backtest.runner import BacktestSpec, run_backtest
 from traderbot.brokers.sim.costs import (
@@ -21,55 +20,13 @@ from traderbot.brokers.sim.costs import (
     VenueConfig,
 )
 from traderbot.core.messages import OrderFilled, OrderRejected, OrderTriggered
-from traderbot.data.series import BarSeries
 from traderbot.kernel.kernel import Kernel
-from traderbot.model.data import Bar
 from traderbot.model.enums import OrderStatus
 from traderbot.model.instrument import Instrument, generic_instrument, get_instrument
 from traderbot.model.order import Order
 from traderbot.risk.sizing import Sizing
-from traderbot.strategies.base import Strategy
 
 EURUSD = get_instrument("EURUSD")
-T0 = pd.Timestamp("2024-01-01", tz="UTC").value
-HOUR = 3_600_000_000_000
-
-Row = tuple[float, float, float, float]
-Action = Callable[[Strategy], object]
-
-
-def bars(
-    instrument_id: str, rows: list[Row], *, start: str = "2024-01-01", spread: list[float] | None = None
-) -> BarSeries:
-    df = pd.DataFrame(
-        {
-            "ts": pd.date_range(start, periods=len(rows), freq="1h", tz="UTC"),
-            "open": [r[0] for r in rows],
-            "high": [r[1] for r in rows],
-            "low": [r[2] for r in rows],
-            "close": [r[3] for r in rows],
-            "volume": [1000.0] * len(rows),
-        }
-    )
-    if spread is not None:
-        df["spread"] = spread
-    return BarSeries.from_frame(df, instrument_id, "1h")
-
-
-class Scripted(Strategy):
-    """Runs `script[i](self)` when bar i (0-based) has just closed."""
-
-    name = "scripted"
-    script: ClassVar[dict[int, Action]] = {}
-
-    def on_bar(self, bar: Bar) -> None:
-        action = self.script.get(len(self.data) - 1)
-        if action is not None:
-            action(self)
-
-
-def scripted(script: dict[int, Action]) -> type[Scripted]:
-    return type("Script", (Scripted,), {"script": script})
 
 
 @dataclass
