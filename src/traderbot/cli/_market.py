@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -72,6 +73,25 @@ def venue_config(
             short_rate=dec(financing_short, "--financing-short", minimum=Decimal(-100)) / 100,
         ),
     )
+
+
+VENUE_FLAGS = (
+    "fill",
+    "spread_pips",
+    "commission_pct",
+    "commission_per_unit",
+    "commission_per_order",
+    "commission_min",
+    "slippage_pips",
+    "price_side",
+    "financing_long",
+    "financing_short",
+)
+
+
+def venue_from_flags(flags: dict[str, Any]) -> VenueConfig:
+    """The venue settings from a command's cost/fill options (the ones named in VENUE_FLAGS that it has)."""
+    return venue_config(**{k: flags[k] for k in VENUE_FLAGS if k in flags})
 
 
 def _when(text: str | None, flag: str) -> int | None:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from traderbot.cli._market import dec, load_market, sizing, venue_config
+from traderbot.cli._market import dec, load_market, sizing, venue_from_flags
 from traderbot.errors import UserError
 
 Opt = typer.Option
@@ -78,18 +78,7 @@ def backtest(
         params=params,
         cash=dec(cash, "--cash", minimum=Decimal("0.01")),
         account_currency=account_currency,
-        venue=venue_config(
-            fill=fill,
-            spread_pips=spread_pips,
-            commission_pct=commission_pct,
-            commission_per_unit=commission_per_unit,
-            commission_per_order=commission_per_order,
-            commission_min=commission_min,
-            slippage_pips=slippage_pips,
-            price_side=price_side,
-            financing_long=financing_long,
-            financing_short=financing_short,
-        ),
+        venue=venue_from_flags(locals()),
         sizing=sizing(sizing_text),
     )
     for note in market.notes:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from traderbot.cli._market import dec, load_market, sizing, venue_config
+from traderbot.cli._market import dec, load_market, sizing, venue_from_flags
 from traderbot.errors import UserError
 
 Opt = typer.Option
@@ -109,16 +109,7 @@ def optimize(
         raise UserError(f"no valid parameter set in the grid ({skipped[0] if skipped else 'empty'})")
     market = load_market([pair] if pair else [], timeframe, data, start, end, lot_size, None, store)
     inst, series = market.pairs[0]
-    venue = venue_config(
-        fill=fill,
-        spread_pips=spread_pips,
-        commission_pct=commission_pct,
-        commission_per_unit=commission_per_unit,
-        commission_per_order=commission_per_order,
-        commission_min=commission_min,
-        slippage_pips=slippage_pips,
-        price_side=price_side,
-    )
+    venue = venue_from_flags(locals())
     res = run_sweep(
         cls,
         inst,
