@@ -44,13 +44,20 @@ class OrderJournal(Protocol):
 
     def record(self, order: Order) -> None: ...
 
+    def update(self, order: Order, ts: int = 0) -> None: ...
+
 
 class MemoryJournal:
+    """The backtest journal: orders live in memory only (a finished backtest has nothing to resume)."""
+
     def __init__(self) -> None:
         self.orders: list[Order] = []
 
     def record(self, order: Order) -> None:
         self.orders.append(order)
+
+    def update(self, order: Order, ts: int = 0) -> None:
+        return None
 
 
 _KIND: dict[type, OrderEventKind] = {  # venue event -> state-machine event
@@ -99,10 +106,25 @@ class ExecutionEngine:
         )
 
     def submit(self, order: Order) -> None:
+        """Record the intent (committed) and only then send; an order the journal cannot store is rejected."""
         assert self.venue is not None, "execution engine has no venue"
         self.cache.orders[order.client_order_id] = order
-        self.journal.record(order)  # intent first, then the venue
         order.apply(OrderEventKind.SUBMITTED)
+        try:
+            self.journal.record(order)  # intent first, then the venue
+        except Exception as exc:  # a database that refuses the write: never send what is not recorded
+            order.apply(OrderEventKind.REJECTED, f"JOURNAL_WRITE_FAILED: {type(exc).__name__}: {exc}")
+            self.bus.publish(
+                "orders",
+                OrderRejected(
+                    order.client_order_id,
+                    order.instrument_id,
+                    order.strategy_id,
+                    self.cache.now_ns,
+                    reason=order.reason,
+                ),
+            )
+            return
         self.cache.track(order)
         if self.bus.has_subscribers("orders"):
             self.bus.publish(
@@ -134,6 +156,7 @@ class ExecutionEngine:
         self.cache.track(order)
         if isinstance(event, OrderAccepted):
             order.venue_order_id = event.venue_order_id
+        self.journal.update(order, event.ts)
         self.bus.publish("orders", event)
 
     def _on_fill(self, order: Order, fill: OrderFilled) -> None:
@@ -141,6 +164,7 @@ class ExecutionEngine:
             self.duplicate_fills += 1
             return
         self.cache.track(order)
+        self.journal.update(order, fill.ts)
         self.cache.fills.append(fill)
         self.portfolio.on_fill(fill, self._bar_index(fill.instrument_id))
         self.bus.publish("fills", fill)

@@ -24,7 +24,7 @@ from traderbot.core.bus import MessageBus
 from traderbot.core.clock import SimulatedClock
 from traderbot.data.series import BarSeries
 from traderbot.errors import UserError
-from traderbot.execution.engine import ExecutionEngine
+from traderbot.execution.engine import ExecutionEngine, OrderJournal
 from traderbot.kernel.cache import Cache
 from traderbot.kernel.strategy_context import StrategyContext
 from traderbot.model.data import Bar
@@ -50,6 +50,7 @@ class Kernel:
         venue: VenueConfig | None = None,
         risk_limits: RiskLimits | None = None,
         trader_id: str = "TB",
+        journal: OrderJournal | None = None,
     ) -> None:
         self.trader_id = trader_id
         self.bus = MessageBus()
@@ -57,7 +58,9 @@ class Kernel:
         self.cache = Cache()
         self.portfolio = Portfolio(self.cache, self.bus, account_currency, starting_cash)
         self.risk = RiskEngine(self.cache, self.portfolio, risk_limits)
-        self.execution = ExecutionEngine(self.cache, self.bus, self.portfolio, bar_index=self._bar_index)
+        self.execution = ExecutionEngine(
+            self.cache, self.bus, self.portfolio, journal, bar_index=self._bar_index
+        )
         self.venue = SimulatedVenue(
             self.cache, self.portfolio, venue or VenueConfig(), self.execution.on_event
         )

@@ -57,7 +57,10 @@ class StrategyContext:
         self.strategy = strategy
         self.sizing = sizing
         self._fraction_note = f"{sizing.describe()} of equity at fill"
-        self.ids = ClientOrderIdGenerator(kernel.trader_id, strategy.strategy_id)
+        reserve = getattr(
+            kernel.execution.journal, "reserve", None
+        )  # persistent ids when the journal has them
+        self.ids = ClientOrderIdGenerator(kernel.trader_id, strategy.strategy_id, reserve=reserve)
         self._views: dict[tuple[str, str | None], BarView] = {}
         self.indicators: list[str] = []
         self.logs: list[str] = []

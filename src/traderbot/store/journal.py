@@ -1,0 +1,159 @@
+"""The order journal: every order is committed here before any venue call, then kept in step with its state.
+
+Client order ids come from per-(trader, strategy) sequences stored in the same database and reserved in
+blocks, so ids never repeat across restarts (a crash may skip unused numbers; it never reuses one).
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from traderbot.model.enums import OrderSide, OrderStatus, OrderType, TimeInForce
+from traderbot.model.order import Order
+from traderbot.store.models import IdSequence, OrderRecord
+
+BLOCK = 100  # ids reserved per database round trip
+
+
+def _text(d: Decimal | None) -> str | None:
+    return None if d is None else str(d)
+
+
+class SqlOrderJournal:
+    """OrderJournal for paper and live trading (SQLite file by default, PostgreSQL by URL)."""
+
+    def __init__(self, engine: Engine, trader_id: str) -> None:
+        self.engine = engine
+        self.trader_id = trader_id
+
+    def record(self, order: Order) -> None:
+        """Insert the order and commit; raises if the database refuses (the order is then not sent)."""
+        rec = OrderRecord(
+            client_order_id=order.client_order_id,
+            trader_id=self.trader_id,
+            strategy_id=order.strategy_id,
+            instrument_id=order.instrument_id,
+            side=order.side.value,
+            type=order.type.value,
+            quantity=str(order.quantity),
+            price=_text(order.price),
+            trigger_price=_text(order.trigger_price),
+            time_in_force=order.time_in_force.value,
+            reduce_only=int(order.reduce_only),
+            status=order.status.value,
+            filled_qty=str(order.filled_qty),
+            filled_cost=str(order.filled_cost),
+            venue_order_id=order.venue_order_id,
+            reason=order.reason,
+            ts_init=order.ts_init,
+            ts_last=order.ts_init,
+            seq=_seq(order.client_order_id),
+            extra=json.dumps(_extra(order), sort_keys=True),
+        )
+        with Session(self.engine) as s, s.begin():
+            s.add(rec)
+
+    def update(self, order: Order, ts: int = 0) -> None:
+        """Store the order's current status, fills and venue id."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(OrderRecord)
+                .where(OrderRecord.client_order_id == order.client_order_id)
+                .values(
+                    status=order.status.value,
+                    quantity=str(order.quantity),
+                    filled_qty=str(order.filled_qty),
+                    filled_cost=str(order.filled_cost),
+                    venue_order_id=order.venue_order_id,
+                    reason=order.reason,
+                    ts_last=ts or order.ts_init,
+                )
+            )
+
+    def load(self, *, open_only: bool = False) -> list[Order]:
+        """Orders as stored (for restarts and reconciliation), oldest first."""
+        with Session(self.engine) as s:
+            q = (
+                select(OrderRecord)
+                .where(OrderRecord.trader_id == self.trader_id)
+                .order_by(OrderRecord.ts_init, OrderRecord.seq)
+            )
+            rows = list(s.scalars(q))
+        orders = [_order(r) for r in rows]
+        return [o for o in orders if o.is_open] if open_only else orders
+
+    def reserve(self, strategy_id: str, count: int = BLOCK) -> int:
+        """Reserve `count` sequence numbers for a strategy; returns the first. Atomic per database."""
+        with Session(self.engine) as s, s.begin():
+            row = s.get(IdSequence, (self.trader_id, strategy_id), with_for_update=True)
+            if row is None:
+                row = IdSequence(trader_id=self.trader_id, strategy_id=strategy_id, next_seq=1)
+                s.add(row)
+                s.flush()
+            first = row.next_seq
+            row.next_seq = first + count
+        return first
+
+
+def _seq(client_order_id: str) -> int:
+    tail = client_order_id.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def _extra(order: Order) -> dict[str, object]:
+    b = order.bracket
+    return {
+        "tag": order.tag,
+        "sizing": order.sizing_note,
+        "parent_id": order.parent_id,
+        "oco_group": order.oco_group,
+        "equity_fraction": _text(order.equity_fraction),
+        "trailing_offset": _text(order.trailing_offset),
+        "trailing_atr_multiple": _text(order.trailing_atr_multiple),
+        "atr_period": order.atr_period,
+        "bracket": None
+        if b is None
+        else {
+            "stop_loss": _text(b.stop_loss),
+            "take_profits": [[str(tp.price), str(tp.fraction)] for tp in b.take_profits],
+        },
+    }
+
+
+def _dec(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def _order(r: OrderRecord) -> Order:
+    extra = json.loads(r.extra or "{}")
+    o = Order(
+        client_order_id=r.client_order_id,
+        instrument_id=r.instrument_id,
+        strategy_id=r.strategy_id,
+        side=OrderSide(r.side),
+        type=OrderType(r.type),
+        quantity=Decimal(r.quantity),
+        ts_init=r.ts_init,
+        price=_dec(r.price),
+        trigger_price=_dec(r.trigger_price),
+        time_in_force=TimeInForce(r.time_in_force),
+        reduce_only=bool(r.reduce_only),
+        equity_fraction=_dec(extra.get("equity_fraction")),
+        trailing_offset=_dec(extra.get("trailing_offset")),
+        trailing_atr_multiple=_dec(extra.get("trailing_atr_multiple")),
+        atr_period=int(extra.get("atr_period", 14)),
+        parent_id=extra.get("parent_id"),
+        oco_group=extra.get("oco_group"),
+        tag=extra.get("tag", ""),
+        sizing_note=extra.get("sizing", ""),
+    )
+    o.status = OrderStatus(r.status)
+    o.filled_qty = Decimal(r.filled_qty)
+    o.filled_cost = Decimal(r.filled_cost)
+    o.venue_order_id = r.venue_order_id
+    o.reason = r.reason
+    return o

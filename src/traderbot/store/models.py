@@ -1,0 +1,47 @@
+"""SQLAlchemy models. Money and quantities are stored as decimal TEXT so SQLite keeps them exact."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class OrderRecord(Base):
+    """One order as last known: the intent (written before any venue call) and its current state."""
+
+    __tablename__ = "orders"
+
+    client_order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    trader_id: Mapped[str] = mapped_column(String(32), index=True)
+    strategy_id: Mapped[str] = mapped_column(String(64), index=True)
+    instrument_id: Mapped[str] = mapped_column(String(32), index=True)
+    side: Mapped[str] = mapped_column(String(8))
+    type: Mapped[str] = mapped_column(String(16))
+    quantity: Mapped[str] = mapped_column(String(40))
+    price: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    trigger_price: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    time_in_force: Mapped[str] = mapped_column(String(8))
+    reduce_only: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    filled_qty: Mapped[str] = mapped_column(String(40), default="0")
+    filled_cost: Mapped[str] = mapped_column(String(60), default="0")
+    venue_order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    ts_init: Mapped[int] = mapped_column(BigInteger)
+    ts_last: Mapped[int] = mapped_column(BigInteger)
+    seq: Mapped[int] = mapped_column(Integer)
+    extra: Mapped[str] = mapped_column(Text, default="{}")  # bracket, trailing, tags: JSON
+
+
+class IdSequence(Base):
+    """The next client-order sequence number per (trader, strategy): ids stay unique across restarts."""
+
+    __tablename__ = "id_sequences"
+
+    trader_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    strategy_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_seq: Mapped[int] = mapped_column(Integer)
