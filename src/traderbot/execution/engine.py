@@ -29,7 +29,7 @@ from traderbot.core.messages import (
 from traderbot.kernel.cache import Cache
 from traderbot.model.enums import OrderType
 from traderbot.model.order import Order
-from traderbot.model.order_states import OrderEventKind
+from traderbot.model.order_states import InvalidStateTransition, OrderEventKind
 from traderbot.portfolio.portfolio import Portfolio
 
 
@@ -90,6 +90,7 @@ class ExecutionEngine:
         self.submit_child: Callable[[Order], object] | None = None
         self._bar_index = bar_index or (lambda _iid: 0)
         self.duplicate_fills = 0
+        self.illegal_events = 0
 
     def deny(self, order: Order, reason: str) -> None:
         self.cache.orders.setdefault(order.client_order_id, order)  # never replace a live order's record
@@ -152,7 +153,13 @@ class ExecutionEngine:
             self._on_fill(order, event)
             return
         kind = _KIND[type(event)]
-        order.apply(kind, event.reason)
+        try:
+            order.apply(kind, event.reason)
+        except (
+            InvalidStateTransition
+        ):  # logged with the order id; a venue's stray event must not stop trading
+            self.illegal_events += 1
+            return
         self.cache.track(order)
         if isinstance(event, OrderAccepted):
             order.venue_order_id = event.venue_order_id

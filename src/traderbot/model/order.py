@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from traderbot.core.money import ZERO
 from traderbot.model.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from traderbot.model.order_states import TRANSITIONS, InvalidStateTransition, OrderEventKind
+
+_log = logging.getLogger("traderbot.orders")
 
 _BACK_TO_WORKING = frozenset(
     {OrderEventKind.CANCEL_REJECTED, OrderEventKind.MODIFY_REJECTED, OrderEventKind.UPDATED}
@@ -87,9 +90,9 @@ class Order:
         """Move to the next status or raise InvalidStateTransition with the order id."""
         new = TRANSITIONS.get((self.status, kind))
         if new is None:
-            raise InvalidStateTransition(
-                f"order {self.client_order_id}: event {kind.value!r} is not allowed in status {self.status.value!r}"
-            )
+            msg = f"order {self.client_order_id}: event {kind.value!r} is not allowed in status {self.status.value!r}"
+            _log.error("illegal order transition: %s", msg)
+            raise InvalidStateTransition(msg)
         if kind in _PENDING_KINDS and self.status not in _PENDING:
             self._status_before_pending = self.status
         if kind in _BACK_TO_WORKING and self.status in _PENDING:
