@@ -153,7 +153,7 @@ def report(
 
 def side_benchmarks() -> list[str]:
     lines = []
-    for script in ("bench_import.py", "bench_qfh.py"):
+    for script in ("bench_import.py", "bench_qfh.py", "bench_orders.py"):
         proc = subprocess.run(
             [sys.executable, str(ROOT / script)], capture_output=True, text=True, check=False
         )
