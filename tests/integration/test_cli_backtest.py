@@ -197,3 +197,24 @@ def test_unsorted_and_duplicated_rows_are_fixed_and_reported(
     assert "messy.csv: 2 duplicate timestamps were removed" in err
     assert "rows were out of order and have been sorted" in err
     assert json.loads(out)["bars"] == 300
+
+
+def test_a_backtest_without_costs_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(
+        capsys, "backtest", "--strategy", "sma_cross", "--pair", "EURUSD", "--no-report", "--json"
+    )
+    assert code == 0
+    assert "these results exclude trading costs" in err
+    code, _, err = _run(
+        capsys,
+        "backtest",
+        "--strategy",
+        "sma_cross",
+        "--pair",
+        "EURUSD",
+        "--no-report",
+        "--json",
+        "--spread-pips",
+        "0.5",
+    )
+    assert code == 0 and "exclude trading costs" not in err

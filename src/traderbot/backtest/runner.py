@@ -9,7 +9,7 @@ from typing import Any
 from traderbot.analytics.metrics import compute_metrics
 from traderbot.backtest.equity import equity_curve
 from traderbot.backtest.result import BacktestResult, trades_frame
-from traderbot.brokers.sim.costs import VenueConfig
+from traderbot.brokers.sim.costs import NoSlippage, VenueConfig
 from traderbot.data.series import BarSeries
 from traderbot.errors import UserError
 from traderbot.kernel.kernel import Kernel
@@ -33,6 +33,9 @@ class BacktestSpec:
     sizing: Sizing = field(default_factory=lambda: Sizing.parse("all_in"))
     risk: RiskLimits | None = None
     extra: list[tuple[Instrument, BarSeries]] = field(default_factory=list)
+
+    def venue_has_slippage(self) -> bool:
+        return not isinstance(self.venue.slippage, NoSlippage)
 
 
 def run_backtest(spec: BacktestSpec) -> BacktestResult:

@@ -83,6 +83,13 @@ def backtest(
     )
     for note in market.notes:
         print(f"note: {note}", file=sys.stderr)
+    v = spec.venue
+    if v.spread.pips == 0 and v.commission.is_zero and not spec.venue_has_slippage():
+        print(
+            "note: no spread, commission or slippage given: these results exclude trading costs "
+            "(pass --spread-pips, --commission-pct, --slippage-pips)",
+            file=sys.stderr,
+        )
     result = run_backtest(spec)
     files: dict[str, str] = {}
     if not no_report:
