@@ -137,6 +137,25 @@ class OrderFilled(NamedTuple):
     venue_order_id: str = ""
 
 
+class OrderStatusReport(NamedTuple):
+    """A venue's answer to a query by client order id (after a timeout, or during reconciliation).
+
+    `found=False`: the venue has never seen the order, so it is safe to send it (again). Otherwise `status`
+    (an OrderStatus value), `filled_qty` and `avg_price` are the venue's view; the OMS settles the difference.
+    """
+
+    client_order_id: str
+    instrument_id: str
+    strategy_id: str
+    ts: int
+    reason: str = ""
+    found: bool = False
+    status: str = ""
+    filled_qty: Decimal = Decimal(0)
+    avg_price: Decimal | None = None
+    venue_order_id: str = ""
+
+
 OrderEvent = (
     OrderDenied
     | OrderSubmitted
@@ -148,6 +167,7 @@ OrderEvent = (
     | OrderCancelRejected
     | OrderExpired
     | OrderFilled
+    | OrderStatusReport
 )
 
 

@@ -8,11 +8,14 @@ the strategy. When an entry with a bracket fills, its stop loss and take profits
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Protocol
 
+from traderbot.brokers.base import BrokerError
 from traderbot.core.bus import MessageBus
+from traderbot.core.clock import Clock
 from traderbot.core.messages import (
     OrderAccepted,
     OrderCanceled,
@@ -22,21 +25,32 @@ from traderbot.core.messages import (
     OrderExpired,
     OrderFilled,
     OrderRejected,
+    OrderStatusReport,
     OrderSubmitted,
     OrderTriggered,
     OrderUpdated,
 )
+from traderbot.execution.settle import settle_from_report
 from traderbot.kernel.cache import Cache
-from traderbot.model.enums import OrderType
+from traderbot.model.enums import OrderStatus, OrderType
 from traderbot.model.order import Order
 from traderbot.model.order_states import InvalidStateTransition, OrderEventKind
 from traderbot.portfolio.portfolio import Portfolio
 
 
 class Venue(Protocol):
+    """Where orders go: the simulated venue, or the bridge to a real broker. Answers arrive as events.
+
+    `submit` may raise a BrokerError: BrokerRejected (refused: the order is rejected) or one whose outcome is
+    unknown (timeout, disconnect: the order stays SUBMITTED until a query by client order id settles it).
+    `query` answers with an OrderStatusReport event.
+    """
+
     def submit(self, order: Order) -> None: ...
 
     def cancel(self, order: Order) -> None: ...
+
+    def query(self, order: Order) -> None: ...
 
 
 class OrderJournal(Protocol):
@@ -45,6 +59,12 @@ class OrderJournal(Protocol):
     def record(self, order: Order) -> None: ...
 
     def update(self, order: Order, ts: int = 0) -> None: ...
+
+    def fill(self, order: Order | None, fill: OrderFilled, *, external: bool = False) -> None: ...
+
+
+_log = logging.getLogger("traderbot.execution")
+_AWAITING = (OrderStatus.SUBMITTED, OrderStatus.PENDING_CANCEL)  # an answer from the venue is due
 
 
 class MemoryJournal:
@@ -57,6 +77,9 @@ class MemoryJournal:
         self.orders.append(order)
 
     def update(self, order: Order, ts: int = 0) -> None:
+        return None
+
+    def fill(self, order: Order | None, fill: OrderFilled, *, external: bool = False) -> None:
         return None
 
 
@@ -91,6 +114,14 @@ class ExecutionEngine:
         self._bar_index = bar_index or (lambda _iid: 0)
         self.duplicate_fills = 0
         self.illegal_events = 0
+        # Unknown outcomes (timeouts, disconnects, lost acks): with `ack_timeout_ns` set, an order still
+        # SUBMITTED (or PENDING_CANCEL) that long after the request is looked up at the venue by its client
+        # order id; only when the venue has never seen it is it sent again, at most `max_send_attempts` times.
+        self.clock: Clock | None = None
+        self.ack_timeout_ns = 0
+        self.max_send_attempts = 3
+        self.attempts: dict[str, int] = {}
+        self.resubmitted = 0
 
     def deny(self, order: Order, reason: str) -> None:
         self.cache.orders.setdefault(order.client_order_id, order)  # never replace a live order's record
@@ -134,23 +165,98 @@ class ExecutionEngine:
                     order.client_order_id, order.instrument_id, order.strategy_id, self.cache.now_ns
                 ),
             )
-        self.venue.submit(order)
+        self._send(order)
+
+    def _send(self, order: Order) -> None:
+        """One attempt to hand the order to the venue; a refusal rejects it, an unknown outcome waits."""
+        assert self.venue is not None
+        if self.ack_timeout_ns:
+            self.attempts[order.client_order_id] = self.attempts.get(order.client_order_id, 0) + 1
+            self._arm(order)
+        try:
+            self.venue.submit(order)
+        except BrokerError as exc:
+            if exc.outcome_unknown or exc.code == "RATE_LIMITED":
+                _log.warning("order %s: %s; it is looked up before any resend", order.client_order_id, exc)
+                return
+            self.on_event(
+                OrderRejected(
+                    order.client_order_id,
+                    order.instrument_id,
+                    order.strategy_id,
+                    self.cache.now_ns,
+                    reason=f"{exc.code}: {exc}",
+                )
+            )
 
     def cancel(self, order: Order) -> None:
         assert self.venue is not None
         if not order.is_open:
             return
         order.apply(OrderEventKind.PENDING_CANCEL)
-        self.venue.cancel(order)
         self.cache.track(order)
+        if self.ack_timeout_ns:
+            self._arm(order)
+        try:
+            self.venue.cancel(order)
+        except BrokerError as exc:  # the timer looks the order up, then settles it or cancels again
+            _log.warning("cancel of %s: %s", order.client_order_id, exc)
+
+    # ---- unknown outcomes ----------------------------------------------------------------------------------
+    def _arm(self, order: Order) -> None:
+        assert self.clock is not None, "ack_timeout_ns needs the engine's clock"
+        coid = order.client_order_id
+        self.clock.set_timer(
+            f"ack:{coid}", self.cache.now_ns + self.ack_timeout_ns, lambda _t: self._due(coid)
+        )
+
+    def _due(self, client_order_id: str) -> None:
+        """No answer in time: ask the venue what it knows about this client order id."""
+        order = self.cache.orders.get(client_order_id)
+        if order is None or self.venue is None:
+            return
+        if order.status in _AWAITING:
+            self._arm(order)  # asked again if this answer does not come either
+            try:
+                self.venue.query(order)
+            except BrokerError as exc:
+                _log.warning("lookup of %s: %s; trying again later", client_order_id, exc)
+
+    def _on_report(self, order: Order, report: OrderStatusReport) -> None:
+        if not report.found:
+            if order.status is not OrderStatus.SUBMITTED:
+                return
+            if self.attempts.get(order.client_order_id, 0) < self.max_send_attempts:
+                _log.warning(
+                    "order %s: the venue has no record of it; sending it again", order.client_order_id
+                )
+                self.resubmitted += 1
+                self._send(order)
+                return
+            self.on_event(
+                OrderRejected(
+                    order.client_order_id,
+                    order.instrument_id,
+                    order.strategy_id,
+                    self.cache.now_ns,
+                    reason=f"NO_ACK: the venue has no record of the order after {self.max_send_attempts} sends",
+                )
+            )
+            return
+        settle_from_report(self, order, report)
 
     # ---- venue events --------------------------------------------------------------------------------------
     def on_event(self, event: OrderEvent) -> None:
         order = self.cache.orders.get(event.client_order_id)
         if order is None:
-            return  # an order we do not know: reconciliation (issue 3) adopts or reports it
+            return  # an order we do not know: reconciliation adopts or reports it
+        if event.strategy_id != order.strategy_id:  # brokers do not know our strategy ids
+            event = event._replace(strategy_id=order.strategy_id, instrument_id=order.instrument_id)
         if isinstance(event, OrderFilled):
             self._on_fill(order, event)
+            return
+        if isinstance(event, OrderStatusReport):
+            self._on_report(order, event)
             return
         kind = _KIND[type(event)]
         try:
@@ -161,17 +267,32 @@ class ExecutionEngine:
             self.illegal_events += 1
             return
         self.cache.track(order)
-        if isinstance(event, OrderAccepted):
+        if isinstance(event, OrderAccepted) and event.venue_order_id:
             order.venue_order_id = event.venue_order_id
+        if self.ack_timeout_ns and order.status not in _AWAITING:
+            self._settled(order)
         self.journal.update(order, event.ts)
         self.bus.publish("orders", event)
 
+    def _settled(self, order: Order) -> None:
+        if self.ack_timeout_ns and self.clock is not None:
+            self.clock.cancel_timer(f"ack:{order.client_order_id}")
+
     def _on_fill(self, order: Order, fill: OrderFilled) -> None:
-        if not order.apply_fill(fill.trade_id, fill.quantity, fill.price):
+        try:
+            fresh = order.apply_fill(fill.trade_id, fill.quantity, fill.price)
+        except InvalidStateTransition:  # more than the order's quantity: a report we already settled
+            self.illegal_events += 1
+            return
+        if not fresh:
             self.duplicate_fills += 1
             return
         self.cache.track(order)
-        self.journal.update(order, fill.ts)
+        if self.ack_timeout_ns and order.status not in _AWAITING:
+            self._settled(order)
+        if not order.venue_order_id and fill.venue_order_id:
+            order.venue_order_id = fill.venue_order_id
+        self.journal.fill(order, fill)
         self.cache.fills.append(fill)
         self.portfolio.on_fill(fill, self._bar_index(fill.instrument_id))
         self.bus.publish("fills", fill)

@@ -65,6 +65,7 @@ class Kernel:
             self.cache, self.portfolio, venue or VenueConfig(), self.execution.on_event
         )
         self.execution.venue = self.venue
+        self.execution.clock = self.clock
         self.execution.spawn_child = self._spawn_child
         self.execution.submit_child = self.send
         self.strategies: list[tuple[Strategy, StrategyContext]] = []

@@ -66,6 +66,7 @@ class Order:
     oco_group: str | None = None
     tag: str = ""
     sizing_note: str = ""
+    external: bool = False  # opened outside traderbot and adopted by reconciliation
     status: OrderStatus = OrderStatus.INITIALIZED
     filled_qty: Decimal = ZERO
     filled_cost: Decimal = ZERO  # sum of price * quantity over fills, exact

@@ -45,6 +45,7 @@ class RiskEngine:
         self.portfolio = portfolio
         self.limits = limits or RiskLimits()
         self.state = TradingState.ACTIVE
+        self.reconciling: str | None = None  # why orders wait (set by reconciliation until it has finished)
         self._seen_ids: set[str] = set()
         self.checks: list[Check] = [
             self._check_state,
@@ -75,6 +76,8 @@ class RiskEngine:
         return order.reduce_only or (order.equity_fraction is None and order.quantity <= abs(net))
 
     def _check_state(self, order: Order) -> str | None:
+        if self.reconciling is not None:
+            return _deny(DenyReason.RECONCILING, self.reconciling)
         if self.state is TradingState.HALTED and not (order.parent_id and self._reduces(order)):
             # a filled entry's own protective exits still go out: a halt must not leave a position naked
             return _deny(DenyReason.TRADING_HALTED, f"state={self.state.value}")

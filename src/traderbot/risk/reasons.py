@@ -16,6 +16,7 @@ class DenyReason(StrEnum):
     NOTIONAL_EXCEEDS_MAX = "notional exceeds the maximum per order"
     REDUCE_ONLY_VIOLATION = "a reduce-only order would open or increase a position"
     DUPLICATE_CLIENT_ORDER_ID = "the client order id was used before"
+    RECONCILING = "no new orders until reconciliation with the broker has finished (or after it failed)"
 
     @property
     def code(self) -> str:

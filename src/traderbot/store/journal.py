@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, Update, insert, select, update
 from sqlalchemy.orm import Session
 
+from traderbot.core.messages import OrderFilled
 from traderbot.model.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from traderbot.model.order import Order
-from traderbot.store.models import IdSequence, OrderRecord
+from traderbot.store.models import FillRecord, IdSequence, OrderRecord
 
 BLOCK = 100  # ids reserved per database round trip
 
@@ -60,19 +61,59 @@ class SqlOrderJournal:
     def update(self, order: Order, ts: int = 0) -> None:
         """Store the order's current status, fills and venue id."""
         with self.engine.begin() as conn:
+            conn.execute(_order_update(order, ts))
+
+    def fill(self, order: Order | None, fill: OrderFilled, *, external: bool = False) -> None:
+        """Store a fill and the order's new state in one transaction (both or neither survive a crash).
+
+        `order` is None for a position adopted from the broker without an order of ours.
+        """
+        with self.engine.begin() as conn:
+            if order is not None:
+                conn.execute(_order_update(order, fill.ts))
             conn.execute(
-                update(OrderRecord)
-                .where(OrderRecord.client_order_id == order.client_order_id)
-                .values(
-                    status=order.status.value,
-                    quantity=str(order.quantity),
-                    filled_qty=str(order.filled_qty),
-                    filled_cost=str(order.filled_cost),
-                    venue_order_id=order.venue_order_id,
-                    reason=order.reason,
-                    ts_last=ts or order.ts_init,
+                insert(FillRecord).values(
+                    trader_id=self.trader_id,
+                    client_order_id=fill.client_order_id,
+                    trade_id=fill.trade_id,
+                    strategy_id=fill.strategy_id,
+                    instrument_id=fill.instrument_id,
+                    side=fill.side,
+                    quantity=str(fill.quantity),
+                    price=str(fill.price),
+                    commission=str(fill.commission),
+                    commission_currency=fill.commission_currency,
+                    venue_order_id=fill.venue_order_id,
+                    ts=fill.ts,
+                    external=int(external),
                 )
             )
+
+    def load_fills(self) -> list[OrderFilled]:
+        """Every stored fill in the order it was applied (positions are rebuilt from these on restart)."""
+        with Session(self.engine) as s:
+            rows = list(
+                s.scalars(
+                    select(FillRecord).where(FillRecord.trader_id == self.trader_id).order_by(FillRecord.id)
+                )
+            )
+        return [
+            OrderFilled(
+                r.client_order_id,
+                r.instrument_id,
+                r.strategy_id,
+                r.ts,
+                reason="external" if r.external else "",
+                trade_id=r.trade_id,
+                side=r.side,
+                quantity=Decimal(r.quantity),
+                price=Decimal(r.price),
+                commission=Decimal(r.commission),
+                commission_currency=r.commission_currency,
+                venue_order_id=r.venue_order_id,
+            )
+            for r in rows
+        ]
 
     def load(self, *, open_only: bool = False) -> list[Order]:
         """Orders as stored (for restarts and reconciliation), oldest first."""
@@ -99,6 +140,22 @@ class SqlOrderJournal:
         return first
 
 
+def _order_update(order: Order, ts: int) -> Update:
+    return (
+        update(OrderRecord)
+        .where(OrderRecord.client_order_id == order.client_order_id)
+        .values(
+            status=order.status.value,
+            quantity=str(order.quantity),
+            filled_qty=str(order.filled_qty),
+            filled_cost=str(order.filled_cost),
+            venue_order_id=order.venue_order_id,
+            reason=order.reason,
+            ts_last=ts or order.ts_init,
+        )
+    )
+
+
 def _seq(client_order_id: str) -> int:
     tail = client_order_id.rsplit("-", 1)[-1]
     return int(tail) if tail.isdigit() else 0
@@ -108,6 +165,7 @@ def _extra(order: Order) -> dict[str, object]:
     b = order.bracket
     return {
         "tag": order.tag,
+        "external": order.external,
         "sizing": order.sizing_note,
         "parent_id": order.parent_id,
         "oco_group": order.oco_group,
@@ -150,6 +208,7 @@ def _order(r: OrderRecord) -> Order:
         oco_group=extra.get("oco_group"),
         tag=extra.get("tag", ""),
         sizing_note=extra.get("sizing", ""),
+        external=bool(extra.get("external", False)),
     )
     o.status = OrderStatus(r.status)
     o.filled_qty = Decimal(r.filled_qty)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, String, Text
+from sqlalchemy import BigInteger, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -45,3 +45,25 @@ class IdSequence(Base):
     trader_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     strategy_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     next_seq: Mapped[int] = mapped_column(Integer)
+
+
+class FillRecord(Base):
+    """One execution, stored with the order's new state in one transaction; positions are rebuilt from these."""
+
+    __tablename__ = "fills"
+    __table_args__ = (UniqueConstraint("trader_id", "client_order_id", "trade_id", name="uq_fills_trade"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trader_id: Mapped[str] = mapped_column(String(32))
+    client_order_id: Mapped[str] = mapped_column(String(64))
+    trade_id: Mapped[str] = mapped_column(String(80))
+    strategy_id: Mapped[str] = mapped_column(String(64))
+    instrument_id: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(8))
+    quantity: Mapped[str] = mapped_column(String(40))
+    price: Mapped[str] = mapped_column(String(40))
+    commission: Mapped[str] = mapped_column(String(40), default="0")
+    commission_currency: Mapped[str] = mapped_column(String(8), default="")
+    venue_order_id: Mapped[str] = mapped_column(String(64), default="")
+    ts: Mapped[int] = mapped_column(BigInteger)
+    external: Mapped[int] = mapped_column(Integer, default=0)
