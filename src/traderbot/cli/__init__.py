@@ -29,11 +29,15 @@ def _register() -> None:
     from traderbot.cli.backtest import backtest
     from traderbot.cli.demo import demo
     from traderbot.cli.optimize import optimize
+    from traderbot.cli.orders import orders, positions, reconcile
 
     app.add_typer(data_cli.app, name="data")
     app.command()(backtest)
     app.command()(optimize)
     app.command()(demo)
+    app.command()(orders)
+    app.command()(positions)
+    app.command()(reconcile)
 
 
 def main(argv: list[str] | None = None) -> int:

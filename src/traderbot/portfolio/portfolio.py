@@ -49,6 +49,7 @@ class Portfolio:
         self.financing = ZERO
         self.marks = EquityMarks()
         self.event_index: Callable[[], int] = lambda: -1  # the kernel's schedule position, set by the kernel
+        self.track_marks = True  # backtests: record holdings per event for the equity curve (not when live)
 
     # ---- conversion -----------------------------------------------------------------------------------------
     def to_account(self, amount: Decimal, currency: str) -> Decimal:
@@ -181,6 +182,8 @@ class Portfolio:
 
     def _mark(self) -> None:
         """Record holdings after the current schedule event, for the vectorised equity curve."""
+        if not self.track_marks:
+            return
         open_ = self._open
         primary = self.cache.primary
         holdings: tuple[tuple[int, Decimal, Decimal, Decimal], ...]
