@@ -15,11 +15,12 @@ import pytest
 from sqlalchemy import Engine, create_engine, select, text
 
 from traderbot.brokers.sim.venue import SimulatedVenue
+from traderbot.core.messages import OrderFilled
 from traderbot.data.series import BarSeries
 from traderbot.data.stores import sample_store
 from traderbot.errors import UserError
 from traderbot.kernel.kernel import Kernel
-from traderbot.model.enums import OrderStatus
+from traderbot.model.enums import OrderSide, OrderStatus, OrderType
 from traderbot.model.instrument import get_instrument
 from traderbot.model.order import Order
 from traderbot.risk.sizing import Sizing
@@ -140,3 +141,38 @@ def test_an_order_the_journal_cannot_store_is_rejected_and_never_sent(db_url: st
 def test_a_bad_database_url_is_one_clear_error() -> None:
     with pytest.raises(UserError, match="database URL 'nosuch://x' is not usable"):
         open_engine("nosuch://x")
+
+
+def test_write_behind_commits_updates_and_fills_with_the_next_intent(db_url: str) -> None:
+    engine = open_engine(db_url)
+    fast = SqlOrderJournal(engine, "TB", write_behind=True)
+    reader = SqlOrderJournal(engine, "TB")
+    a = Order("O-TB-S-000001", "EURUSD", "S", OrderSide.BUY, OrderType.MARKET, Decimal(1000), 1)
+    a.status = OrderStatus.SUBMITTED
+    fast.record(a)
+    a.apply_fill("T1", Decimal(400), Decimal("1.10001"))
+    fill = OrderFilled(
+        a.client_order_id,
+        "EURUSD",
+        "S",
+        2,
+        trade_id="T1",
+        side="buy",
+        quantity=Decimal(400),
+        price=Decimal("1.10001"),
+    )
+    fast.fill(a, fill)
+    assert reader.load()[0].filled_qty == 0 and reader.load_fills() == []  # buffered, not yet committed
+    b = Order("O-TB-S-000002", "EURUSD", "S", OrderSide.SELL, OrderType.MARKET, Decimal(5), 3)
+    b.status = OrderStatus.SUBMITTED
+    fast.record(b)  # the intent carries the buffered fill in the same commit
+    stored = {o.client_order_id: o for o in reader.load()}
+    assert stored[a.client_order_id].filled_qty == 400
+    assert stored[a.client_order_id].filled_cost == Decimal("440.00400")
+    assert [f.trade_id for f in reader.load_fills()] == ["T1"]
+    a.apply_fill("T2", Decimal(600), Decimal("1.10002"))
+    fast.fill(a, fill._replace(trade_id="T2", quantity=Decimal(600), price=Decimal("1.10002")))
+    fast.flush()
+    assert {o.client_order_id: o for o in reader.load()}[a.client_order_id].status is OrderStatus.FILLED
+    assert [f.quantity for f in reader.load_fills()] == [Decimal(400), Decimal(600)]
+    engine.dispose()

@@ -60,7 +60,7 @@ class TradingSession:
         self.broker = broker
         self.config = config
         self.db = open_engine(config.database_url)
-        self.journal = SqlOrderJournal(self.db, config.trader_id)
+        self.journal = SqlOrderJournal(self.db, config.trader_id, write_behind=True)
         self.kernel = Kernel(
             account_currency=config.account_currency,
             starting_cash=config.starting_cash,
@@ -134,13 +134,16 @@ class TradingSession:
                 await t
         self._tasks = []
         await self.venue.drain()
+        self.journal.flush()
         await self.broker.close()
         self.db.dispose()
 
     async def reconcile(self, reason: str, *, adopt_positions: bool = True) -> ReconciliationReport:
         async with self._recon_lock:
             self.kernel.cache.now_ns = time.time_ns()
-            return await self.reconciler.run(reason, adopt_positions=adopt_positions)
+            report = await self.reconciler.run(reason, adopt_positions=adopt_positions)
+            self.journal.flush()
+            return report
 
     async def _on_reconnect(self, reason: str) -> None:
         await self.reconcile(reason)
@@ -150,6 +153,10 @@ class TradingSession:
             await asyncio.sleep(self.config.timer_interval_s)
             self.kernel.cache.now_ns = time.time_ns()
             self.clock.fire_due()
+            try:
+                self.journal.flush()  # status updates and fills: committed within one tick
+            except Exception:
+                _log.exception("could not write order updates; retrying on the next tick")
 
     async def _periodic(self) -> None:
         while True:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from sqlalchemy import Engine, Update, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.orm import Session
 
 from traderbot.core.messages import OrderFilled
@@ -25,69 +25,101 @@ def _text(d: Decimal | None) -> str | None:
 
 
 class SqlOrderJournal:
-    """OrderJournal for paper and live trading (SQLite file by default, PostgreSQL by URL)."""
+    """OrderJournal for paper and live trading (SQLite file by default, PostgreSQL by URL).
 
-    def __init__(self, engine: Engine, trader_id: str) -> None:
+    `record` (the intent) always commits before it returns. With `write_behind`, status updates and fills are
+    buffered and committed together with the next intent, or by `flush()` (the session calls it every few
+    milliseconds and at shutdown): one commit per order instead of three. A crash can then lose at most the
+    last few milliseconds of updates, never an intent; reconciliation re-learns those from the broker (fills
+    with the broker's own trade ids).
+    """
+
+    def __init__(self, engine: Engine, trader_id: str, *, write_behind: bool = False) -> None:
         self.engine = engine
         self.trader_id = trader_id
+        self.write_behind = write_behind
+        self._updates: dict[str, dict[str, object]] = {}  # client order id -> latest column values
+        self._fills: list[dict[str, object]] = []
 
     def record(self, order: Order) -> None:
         """Insert the order and commit; raises if the database refuses (the order is then not sent)."""
-        rec = OrderRecord(
-            client_order_id=order.client_order_id,
-            trader_id=self.trader_id,
-            strategy_id=order.strategy_id,
-            instrument_id=order.instrument_id,
-            side=order.side.value,
-            type=order.type.value,
-            quantity=str(order.quantity),
-            price=_text(order.price),
-            trigger_price=_text(order.trigger_price),
-            time_in_force=order.time_in_force.value,
-            reduce_only=int(order.reduce_only),
-            status=order.status.value,
-            filled_qty=str(order.filled_qty),
-            filled_cost=str(order.filled_cost),
-            venue_order_id=order.venue_order_id,
-            reason=order.reason,
-            ts_init=order.ts_init,
-            ts_last=order.ts_init,
-            seq=_seq(order.client_order_id),
-            extra=json.dumps(_extra(order), sort_keys=True),
-        )
-        with Session(self.engine) as s, s.begin():
-            s.add(rec)
+        row = {
+            "client_order_id": order.client_order_id,
+            "trader_id": self.trader_id,
+            "strategy_id": order.strategy_id,
+            "instrument_id": order.instrument_id,
+            "side": order.side.value,
+            "type": order.type.value,
+            "quantity": str(order.quantity),
+            "price": _text(order.price),
+            "trigger_price": _text(order.trigger_price),
+            "time_in_force": order.time_in_force.value,
+            "reduce_only": int(order.reduce_only),
+            "status": order.status.value,
+            "filled_qty": str(order.filled_qty),
+            "filled_cost": str(order.filled_cost),
+            "venue_order_id": order.venue_order_id,
+            "reason": order.reason,
+            "ts_init": order.ts_init,
+            "ts_last": order.ts_init,
+            "seq": _seq(order.client_order_id),
+            "extra": json.dumps(_extra(order), sort_keys=True),
+        }
+        with self.engine.begin() as conn:
+            self._write_pending(conn)
+            conn.execute(insert(OrderRecord).values(row))
+        self._clear_pending()
 
     def update(self, order: Order, ts: int = 0) -> None:
         """Store the order's current status, fills and venue id."""
-        with self.engine.begin() as conn:
-            conn.execute(_order_update(order, ts))
+        self._updates[order.client_order_id] = _order_values(order, ts)
+        if not self.write_behind:
+            self.flush()
 
     def fill(self, order: Order | None, fill: OrderFilled, *, external: bool = False) -> None:
         """Store a fill and the order's new state in one transaction (both or neither survive a crash).
 
         `order` is None for a position adopted from the broker without an order of ours.
         """
+        if order is not None:
+            self._updates[order.client_order_id] = _order_values(order, fill.ts)
+        self._fills.append(
+            {
+                "trader_id": self.trader_id,
+                "client_order_id": fill.client_order_id,
+                "trade_id": fill.trade_id,
+                "strategy_id": fill.strategy_id,
+                "instrument_id": fill.instrument_id,
+                "side": fill.side,
+                "quantity": str(fill.quantity),
+                "price": str(fill.price),
+                "commission": str(fill.commission),
+                "commission_currency": fill.commission_currency,
+                "venue_order_id": fill.venue_order_id,
+                "ts": fill.ts,
+                "external": int(external),
+            }
+        )
+        if not self.write_behind:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit buffered updates and fills in one transaction."""
+        if not self._updates and not self._fills:
+            return
         with self.engine.begin() as conn:
-            if order is not None:
-                conn.execute(_order_update(order, fill.ts))
-            conn.execute(
-                insert(FillRecord).values(
-                    trader_id=self.trader_id,
-                    client_order_id=fill.client_order_id,
-                    trade_id=fill.trade_id,
-                    strategy_id=fill.strategy_id,
-                    instrument_id=fill.instrument_id,
-                    side=fill.side,
-                    quantity=str(fill.quantity),
-                    price=str(fill.price),
-                    commission=str(fill.commission),
-                    commission_currency=fill.commission_currency,
-                    venue_order_id=fill.venue_order_id,
-                    ts=fill.ts,
-                    external=int(external),
-                )
-            )
+            self._write_pending(conn)
+        self._clear_pending()
+
+    def _write_pending(self, conn: Connection) -> None:
+        for coid, values in self._updates.items():
+            conn.execute(update(OrderRecord).where(OrderRecord.client_order_id == coid).values(values))
+        if self._fills:
+            conn.execute(insert(FillRecord), self._fills)
+
+    def _clear_pending(self) -> None:
+        self._updates = {}
+        self._fills = []
 
     def load_fills(self) -> list[OrderFilled]:
         """Every stored fill in the order it was applied (positions are rebuilt from these on restart)."""
@@ -140,20 +172,16 @@ class SqlOrderJournal:
         return first
 
 
-def _order_update(order: Order, ts: int) -> Update:
-    return (
-        update(OrderRecord)
-        .where(OrderRecord.client_order_id == order.client_order_id)
-        .values(
-            status=order.status.value,
-            quantity=str(order.quantity),
-            filled_qty=str(order.filled_qty),
-            filled_cost=str(order.filled_cost),
-            venue_order_id=order.venue_order_id,
-            reason=order.reason,
-            ts_last=ts or order.ts_init,
-        )
-    )
+def _order_values(order: Order, ts: int) -> dict[str, object]:
+    return {
+        "status": order.status.value,
+        "quantity": str(order.quantity),
+        "filled_qty": str(order.filled_qty),
+        "filled_cost": str(order.filled_cost),
+        "venue_order_id": order.venue_order_id,
+        "reason": order.reason,
+        "ts_last": ts or order.ts_init,
+    }
 
 
 def _seq(client_order_id: str) -> int:
