@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -153,9 +154,10 @@ def report(
 
 def side_benchmarks() -> list[str]:
     lines = []
-    for script in ("bench_import.py", "bench_qfh.py", "bench_orders.py"):
+    env = {**os.environ, "PYTHONPATH": str(ROOT.parent)}
+    for script in ("bench_import.py", "bench_qfh.py", "bench_orders.py", "bench_paper.py"):
         proc = subprocess.run(
-            [sys.executable, str(ROOT / script)], capture_output=True, text=True, check=False
+            [sys.executable, str(ROOT / script)], capture_output=True, text=True, check=False, env=env
         )
         lines.append(proc.stdout.strip() or f"{script} failed: {proc.stderr.strip()[-300:]}")
     return lines

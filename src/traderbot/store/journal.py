@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import cast
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from traderbot.core.messages import OrderFilled
@@ -40,6 +41,15 @@ class SqlOrderJournal:
         self.write_behind = write_behind
         self._updates: dict[str, dict[str, object]] = {}  # client order id -> latest column values
         self._fills: list[dict[str, object]] = []
+        # statements built once: SQLAlchemy then reuses their compiled form (building one costs ~0.3 ms)
+        orders, fills = cast(Table, OrderRecord.__table__), cast(Table, FillRecord.__table__)
+        self._insert_order = orders.insert()
+        self._insert_fill = fills.insert()
+        self._update_order = (
+            orders.update()
+            .where(orders.c.client_order_id == bindparam("coid"))
+            .values({c: bindparam(c) for c in _UPDATED})
+        )
 
     def record(self, order: Order) -> None:
         """Insert the order and commit; raises if the database refuses (the order is then not sent)."""
@@ -67,7 +77,7 @@ class SqlOrderJournal:
         }
         with self.engine.begin() as conn:
             self._write_pending(conn)
-            conn.execute(insert(OrderRecord).values(row))
+            conn.execute(self._insert_order, row)
         self._clear_pending()
 
     def update(self, order: Order, ts: int = 0) -> None:
@@ -112,10 +122,10 @@ class SqlOrderJournal:
         self._clear_pending()
 
     def _write_pending(self, conn: Connection) -> None:
-        for coid, values in self._updates.items():
-            conn.execute(update(OrderRecord).where(OrderRecord.client_order_id == coid).values(values))
+        if self._updates:
+            conn.execute(self._update_order, [{"coid": k, **v} for k, v in self._updates.items()])
         if self._fills:
-            conn.execute(insert(FillRecord), self._fills)
+            conn.execute(self._insert_fill, self._fills)
 
     def _clear_pending(self) -> None:
         self._updates = {}
@@ -170,6 +180,9 @@ class SqlOrderJournal:
             first = row.next_seq
             row.next_seq = first + count
         return first
+
+
+_UPDATED = ("status", "quantity", "filled_qty", "filled_cost", "venue_order_id", "reason", "ts_last")
 
 
 def _order_values(order: Order, ts: int) -> dict[str, object]:
