@@ -1,0 +1,36 @@
+"""One line of configuration picks the broker: `oanda`, `alpaca`, `ccxt:<exchange id>` or `ninjatrader`.
+
+Credentials and folders come from the environment (or the secrets file named by TRADERBOT_SECRETS_FILE); a
+missing one is a one-line MissingCredential naming the variable. Adapters are imported only when chosen.
+"""
+
+from __future__ import annotations
+
+from traderbot.brokers.base import Broker
+from traderbot.errors import UserError
+
+BROKERS = ("oanda", "alpaca", "ccxt:<exchange id>", "ninjatrader")
+
+
+def create_broker(spec: str) -> Broker:
+    name, _, arg = spec.strip().partition(":")
+    name = name.lower()
+    if name == "oanda":
+        from traderbot.brokers.oanda import OandaBroker, OandaConfig
+
+        return OandaBroker(OandaConfig.from_env())
+    if name == "alpaca":
+        from traderbot.brokers.alpaca import AlpacaBroker, AlpacaConfig
+
+        return AlpacaBroker(AlpacaConfig.from_env())
+    if name == "ccxt":
+        if not arg:
+            raise UserError("ccxt needs an exchange id, e.g. ccxt:binance or ccxt:kraken")
+        from traderbot.brokers.ccxt import CcxtBroker, CcxtConfig
+
+        return CcxtBroker(CcxtConfig.from_env(arg))
+    if name == "ninjatrader":
+        from traderbot.brokers.ninjatrader import NinjaTraderBroker, NinjaTraderConfig
+
+        return NinjaTraderBroker(NinjaTraderConfig.from_env())
+    raise UserError(f"unknown broker {spec!r}; choose one of: {', '.join(BROKERS)}")
