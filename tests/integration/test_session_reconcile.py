@@ -189,3 +189,25 @@ def test_periodic_run_adopts_a_position_difference_only_when_it_persists(tmp_pat
         await s.stop()
 
     asyncio.run(run())
+
+
+def test_bracket_exits_are_our_own_orders_and_one_filling_cancels_the_other(tmp_path: Path) -> None:
+    from traderbot.model.order import Bracket, TakeProfit
+
+    async def run() -> None:
+        broker = MemoryBroker()
+        s = await _session(broker, tmp_path)
+        entry = s.order("S1", "EURUSD", "buy", Decimal(1000))
+        entry.bracket = Bracket(stop_loss=Decimal("1.09000"), take_profits=(TakeProfit(Decimal("1.11000")),))
+        s.submit(entry)
+        await until(lambda: len(s.kernel.cache.open_ids) == 2)  # entry filled; stop and take profit working
+        exits = {o.type: o for o in s.kernel.cache.open_ids.values()}
+        await until(lambda: all(o.status is OrderStatus.ACCEPTED for o in exits.values()))
+        assert len(broker.orders) == 3  # the entry went out plain: no broker-native bracket on top
+        broker.fill(exits[OrderType.LIMIT].client_order_id, Decimal(1000), Decimal("1.11000"))
+        await until(lambda: exits[OrderType.STOP].status is OrderStatus.CANCELED)
+        assert broker.orders[exits[OrderType.STOP].client_order_id].status is OrderStatus.CANCELED
+        assert s.positions() == {} and broker.position["EURUSD"] == 0
+        await s.stop()
+
+    asyncio.run(run())

@@ -15,8 +15,10 @@ asyncio loop. Answers come back through `emit` on the same loop thread, so the k
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
+from decimal import Decimal
 from typing import Any
 
 from traderbot.brokers.base import (
@@ -36,6 +38,7 @@ from traderbot.core.messages import (
     OrderFilled,
     OrderRejected,
     OrderStatusReport,
+    OrderUpdated,
 )
 from traderbot.model.enums import OrderStatus
 from traderbot.model.order import Order
@@ -104,6 +107,9 @@ class BrokerVenue:
     def query(self, order: Order) -> None:
         self._spawn(self._query(order))
 
+    def replace(self, order: Order, *, quantity: Decimal | None = None, price: Decimal | None = None) -> None:
+        self._spawn(self._replace(order, quantity, price))
+
     async def drain(self) -> None:
         """Wait until every call in flight has been answered (tests, shutdown)."""
         while self.tasks:
@@ -124,8 +130,11 @@ class BrokerVenue:
         return await call()
 
     async def _submit(self, order: Order) -> None:
+        # Bracket exits are traderbot's own child orders (sent when the entry fills, tracked, OCO-managed by
+        # the engine), the same on every venue; a broker-native bracket would duplicate them.
+        sent = order if order.bracket is None else dataclasses.replace(order, bracket=None)
         try:
-            ack: BrokerOrder = await self._retrying(lambda: self.broker.submit(order))
+            ack: BrokerOrder = await self._retrying(lambda: self.broker.submit(sent))
         except BrokerRejected as exc:
             self._reject(order, f"{exc.code}: {exc}")
             return
@@ -172,6 +181,27 @@ class BrokerVenue:
         except BrokerError as exc:  # the engine's timer looks the order up and settles it
             self.errors += 1
             _log.warning("cancel of %s: %s", order.client_order_id, exc)
+
+    async def _replace(self, order: Order, quantity: Decimal | None, price: Decimal | None) -> None:
+        try:
+            ack: BrokerOrder = await self._retrying(
+                lambda: self.broker.replace(order, quantity=quantity, price=price)
+            )
+        except BrokerError as exc:
+            self.errors += 1
+            _log.warning("replace of %s: %s", order.client_order_id, exc)
+            return
+        self.emit(
+            OrderUpdated(
+                order.client_order_id,
+                order.instrument_id,
+                order.strategy_id,
+                ack.ts or self.now_ns(),
+                quantity=ack.quantity,
+                price=ack.price,
+                trigger_price=ack.trigger_price,
+            )
+        )
 
     async def _query(self, order: Order) -> None:
         try:

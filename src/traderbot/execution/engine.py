@@ -64,7 +64,12 @@ class OrderJournal(Protocol):
 
 
 _log = logging.getLogger("traderbot.execution")
-_AWAITING = (OrderStatus.SUBMITTED, OrderStatus.PENDING_CANCEL)  # an answer from the venue is due
+_AWAITING = (OrderStatus.SUBMITTED, OrderStatus.PENDING_CANCEL)
+_STOP_TYPES = (
+    OrderType.STOP,
+    OrderType.STOP_LIMIT,
+    OrderType.TRAILING_STOP,
+)  # an answer from the venue is due
 
 
 class MemoryJournal:
@@ -122,6 +127,9 @@ class ExecutionEngine:
         self.max_send_attempts = 3
         self.attempts: dict[str, int] = {}
         self.resubmitted = 0
+        self.manage_oco = (
+            False  # real brokers: the engine cancels/shrinks bracket siblings (the sim venue does)
+        )
 
     def deny(self, order: Order, reason: str) -> None:
         self.cache.orders.setdefault(order.client_order_id, order)  # never replace a live order's record
@@ -269,6 +277,13 @@ class ExecutionEngine:
         self.cache.track(order)
         if isinstance(event, OrderAccepted) and event.venue_order_id:
             order.venue_order_id = event.venue_order_id
+        elif isinstance(event, OrderUpdated):
+            if event.quantity is not None:
+                order.quantity = event.quantity
+            if event.price is not None:
+                order.price = event.price
+            if event.trigger_price is not None:
+                order.trigger_price = event.trigger_price
         if self.ack_timeout_ns and order.status not in _AWAITING:
             self._settled(order)
         self.journal.update(order, event.ts)
@@ -301,6 +316,24 @@ class ExecutionEngine:
             listener(fill)
         if order.bracket is not None and order.filled_qty == order.quantity:
             self._send_bracket(order)
+        if self.manage_oco and order.oco_group is not None:
+            self._oco_after_fill(order)
+
+    def _oco_after_fill(self, filled: Order) -> None:
+        """Real brokers: a stop (or the last exit) filling cancels the other exits of its group; a take
+        profit that only reduced the position shrinks the stop to what is left."""
+        group = [
+            o for o in self.cache.open_ids.values() if o.oco_group == filled.oco_group and o is not filled
+        ]
+        pos = self.portfolio.positions.get((filled.strategy_id, filled.instrument_id))
+        left = abs(pos.quantity) if pos is not None else Decimal(0)
+        for o in group:
+            if filled.type in _STOP_TYPES or left == 0:
+                self.cancel(o)
+            elif o.type in _STOP_TYPES and o.leaves_qty > left and self.venue is not None:
+                replace = getattr(self.venue, "replace", None)
+                if replace is not None:
+                    replace(o, quantity=o.filled_qty + left)
 
     def _send_bracket(self, entry: Order) -> None:
         """Stop loss and take profits of a filled entry, as one OCO group on the opposite side."""

@@ -75,6 +75,8 @@ class TradingSession:
         ex._bar_index = _no_bars  # live: no bar schedule behind the portfolio
         ex.ack_timeout_ns = int(config.ack_timeout_s * 1e9)
         ex.max_send_attempts = config.max_send_attempts
+        ex.manage_oco = True
+        ex.spawn_child = self._spawn_child
         self.venue = BrokerVenue(broker, self._emit, time.time_ns)
         ex.venue = self.venue
         for inst in instruments:
@@ -181,13 +183,8 @@ class TradingSession:
         time_in_force: TimeInForce = TimeInForce.GTC,
     ) -> Order:
         """A new order with a restart-safe client order id (sequences reserved in the database)."""
-        gen = self._ids.get(strategy_id)
-        if gen is None:
-            gen = self._ids[strategy_id] = ClientOrderIdGenerator(
-                self.config.trader_id, strategy_id, reserve=self.journal.reserve
-            )
         return Order(
-            client_order_id=gen.generate(),
+            client_order_id=self._next_id(strategy_id),
             instrument_id=instrument_id,
             strategy_id=strategy_id,
             side=OrderSide(side),
@@ -197,6 +194,31 @@ class TradingSession:
             price=price,
             trigger_price=trigger_price,
             time_in_force=time_in_force,
+        )
+
+    def _next_id(self, strategy_id: str) -> str:
+        gen = self._ids.get(strategy_id)
+        if gen is None:
+            gen = self._ids[strategy_id] = ClientOrderIdGenerator(
+                self.config.trader_id, strategy_id, reserve=self.journal.reserve
+            )
+        return gen.generate()
+
+    def _spawn_child(
+        self, parent: Order, side: str, otype: OrderType, qty: Decimal, px: Decimal | None
+    ) -> Order:
+        """A bracket exit of a filled entry (stop loss or take profit), with its own persistent id."""
+        return Order(
+            client_order_id=self._next_id(parent.strategy_id),
+            instrument_id=parent.instrument_id,
+            strategy_id=parent.strategy_id,
+            side=OrderSide(side),
+            type=otype,
+            quantity=qty,
+            ts_init=time.time_ns(),
+            price=px if otype is OrderType.LIMIT else None,
+            trigger_price=px if otype in (OrderType.STOP, OrderType.STOP_LIMIT) else None,
+            tag="take_profit" if otype is OrderType.LIMIT else "stop_loss",
         )
 
     def submit(self, order: Order) -> str | None:
