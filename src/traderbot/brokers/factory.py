@@ -2,9 +2,13 @@
 
 Credentials and folders come from the environment (or the secrets file named by TRADERBOT_SECRETS_FILE); a
 missing one is a one-line MissingCredential naming the variable. Adapters are imported only when chosen.
+OANDA_REST_URL / OANDA_STREAM_URL override OANDA's hosts (a proxy, or a local fake in tests).
 """
 
 from __future__ import annotations
+
+import os
+from typing import Any
 
 from traderbot.brokers.base import Broker
 from traderbot.errors import UserError
@@ -18,7 +22,9 @@ def create_broker(spec: str) -> Broker:
     if name == "oanda":
         from traderbot.brokers.oanda import OandaBroker, OandaConfig
 
-        return OandaBroker(OandaConfig.from_env())
+        hosts = (("rest_url", "OANDA_REST_URL"), ("stream_url", "OANDA_STREAM_URL"))
+        urls: dict[str, Any] = {k: os.environ[e] for k, e in hosts if os.environ.get(e)}
+        return OandaBroker(OandaConfig.from_env(**urls))
     if name == "alpaca":
         from traderbot.brokers.alpaca import AlpacaBroker, AlpacaConfig
 

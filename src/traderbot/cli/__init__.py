@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from traderbot.brokers.base import BrokerError
 from traderbot.errors import UserError
 
 app = typer.Typer(
@@ -48,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokerError as exc:  # missing credential, refused login, unreachable broker: one line
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except (KeyError, ValueError, FileNotFoundError) as exc:
         msg = exc.args[0] if exc.args else str(exc)
         print(f"error: {msg}", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,6 +21,11 @@ from traderbot.store.journal import SqlOrderJournal
 DB_ENV = "TRADERBOT_DB_URL"
 BROKER_HELP = "Broker: oanda, alpaca, ccxt:<exchange id>, ninjatrader (credentials from the environment)."
 DB_HELP = f"Database URL (default: ${DB_ENV} or sqlite:///traderbot.db in the working directory)."
+
+
+def _console() -> Console:
+    """Terminal width on a terminal; wide enough for whole ids when piped or captured."""
+    return Console() if sys.stdout.isatty() else Console(width=200)
 
 
 def database_url(db: str | None, *, must_exist: bool = True) -> str:
@@ -88,7 +94,7 @@ def orders(
             "" if avg is None else f"{avg:.6g}",
             o.reason,
         )
-    Console().print(table)
+    _console().print(table)
 
 
 def stored_positions(journal: SqlOrderJournal) -> dict[str, tuple[Decimal, Decimal]]:
@@ -134,7 +140,7 @@ def positions(
             bq, ba = theirs.get(i, (Decimal(0), Decimal(0)))
             row += [str(bq), f"{ba:.6g}" if bq else "", "yes" if bq == q else "NO"]
         table.add_row(*row)
-    Console().print(table)
+    _console().print(table)
 
 
 async def _broker_positions(name: str) -> dict[str, tuple[Decimal, Decimal]]:

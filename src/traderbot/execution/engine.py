@@ -65,6 +65,7 @@ class OrderJournal(Protocol):
 
 _log = logging.getLogger("traderbot.execution")
 _AWAITING = (OrderStatus.SUBMITTED, OrderStatus.PENDING_CANCEL)
+_UNACKED = (OrderStatus.INITIALIZED, OrderStatus.SUBMITTED)
 _STOP_TYPES = (
     OrderType.STOP,
     OrderType.STOP_LIMIT,
@@ -118,6 +119,7 @@ class ExecutionEngine:
         self.submit_child: Callable[[Order], object] | None = None
         self._bar_index = bar_index or (lambda _iid: 0)
         self.duplicate_fills = 0
+        self.duplicate_acks = 0
         self.illegal_events = 0
         # Unknown outcomes (timeouts, disconnects, lost acks): with `ack_timeout_ns` set, an order still
         # SUBMITTED (or PENDING_CANCEL) that long after the request is looked up at the venue by its client
@@ -265,6 +267,13 @@ class ExecutionEngine:
             return
         if isinstance(event, OrderStatusReport):
             self._on_report(order, event)
+            return
+        if isinstance(event, OrderAccepted) and order.status not in _UNACKED:
+            # the acknowledgement arrived twice (the REST answer and the broker's stream both report it),
+            # or after the fill it acknowledges: nothing to change
+            if event.venue_order_id and not order.venue_order_id:
+                order.venue_order_id = event.venue_order_id
+            self.duplicate_acks += 1
             return
         kind = _KIND[type(event)]
         try:
