@@ -121,11 +121,13 @@ def _scenario(tmp_path: Path) -> None:
         in_flight = t.read_until(lambda x: x["event"] == "sent")["id"]
         _wait(lambda: fake.submission_count(in_flight) == 1)
         t.kill()
+        # the broker executed it; the killed process may have learnt the fill from the stream before dying
+        learnt = {o.client_order_id: o for o in _stored(db).load()}[in_flight].status is OrderStatus.FILLED
 
         # 3. after a partial fill: 40 % fills, the process sees it, dies; the rest fills while it is down
         t = Trader(db, fake.url)
         second = t.read_until(lambda x: x["event"] == "reconciled")
-        assert ["settled", in_flight] in second["differences"]
+        assert learnt or ["settled", in_flight] in second["differences"], second
         t.read_until(lambda x: x["event"] == "done")
         fake.set_partial_fill("0.4")
         partial = t.read_until(lambda x: x["event"] == "sent")["id"]
