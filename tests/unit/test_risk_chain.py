@@ -384,3 +384,26 @@ def test_strategy_limit_price_off_the_tick_is_denied() -> None:
         BacktestSpec(strategy=buys_once(1000, limit=D("1.199995")), pairs=[(EURUSD, bars("EURUSD", 1.2))])
     )
     assert (result.denied, result.rejected) == (1, 0)
+
+
+def test_reconciling_denies_new_orders_but_not_protective_exits() -> None:
+    from decimal import Decimal as _D
+
+    from traderbot.core.messages import OrderFilled
+    from traderbot.kernel.kernel import Kernel
+    from traderbot.model.enums import OrderSide, OrderType
+    from traderbot.model.instrument import get_instrument
+    from traderbot.model.order import Order
+
+    k = Kernel()
+    k.cache.instruments["EURUSD"] = get_instrument("EURUSD")
+    k.portfolio.track_marks = False
+    k.portfolio.on_fill(
+        OrderFilled("E", "EURUSD", "S", 1, trade_id="T1", side="buy", quantity=_D(1000), price=_D("1.1")), 0
+    )
+    k.risk.reconciling = "reconciling with oanda (start)"
+    entry = Order("O-1", "EURUSD", "S", OrderSide.BUY, OrderType.MARKET, _D(1000), 0)
+    assert k.risk.check(entry) == "RECONCILING: reconciling with oanda (start)"
+    stop = Order("O-2", "EURUSD", "S", OrderSide.SELL, OrderType.STOP, _D(1000), 0, trigger_price=_D("1.09"))
+    stop.parent_id, stop.reduce_only = "E", True
+    assert k.risk.check(stop) is None

@@ -76,7 +76,8 @@ class RiskEngine:
         return order.reduce_only or (order.equity_fraction is None and order.quantity <= abs(net))
 
     def _check_state(self, order: Order) -> str | None:
-        if self.reconciling is not None:
+        if self.reconciling is not None and not (order.parent_id and self._reduces(order)):
+            # a filled entry's protective exits still go out while reconciling: never leave a position naked
             return _deny(DenyReason.RECONCILING, self.reconciling)
         if self.state is TradingState.HALTED and not (order.parent_id and self._reduces(order)):
             # a filled entry's own protective exits still go out: a halt must not leave a position naked
