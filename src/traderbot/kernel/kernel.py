@@ -24,6 +24,7 @@ from traderbot.core.bus import MessageBus
 from traderbot.core.clock import SimulatedClock
 from traderbot.data.series import BarSeries
 from traderbot.errors import UserError
+from traderbot.execution.algos.engine import AlgoEngine
 from traderbot.execution.engine import ExecutionEngine, OrderJournal
 from traderbot.kernel.cache import Cache
 from traderbot.kernel.strategy_context import StrategyContext
@@ -68,6 +69,8 @@ class Kernel:
         self.execution.clock = self.clock
         self.execution.spawn_child = self._spawn_child
         self.execution.submit_child = self.send
+        # execution algorithms (TWAP, VWAP, Iceberg): driven by clock timers and order events, no per-bar work
+        self.algos = AlgoEngine(self)
         self.strategies: list[tuple[Strategy, StrategyContext]] = []
         self._by_series: dict[int, list[Strategy]] = {}
         self._derived: set[int] = set()
@@ -252,6 +255,7 @@ class Kernel:
         self.strategies.clear()
         self._by_series.clear()
         self.execution.fill_listeners.clear()
+        self.algos.dispose()
         self.execution.venue = None
         self.execution.spawn_child = None
         self.execution.submit_child = None

@@ -15,6 +15,7 @@ from traderbot.core.ids import ClientOrderIdGenerator
 from traderbot.core.money import ZERO
 from traderbot.data.series import resample_series
 from traderbot.errors import UserError
+from traderbot.execution.algos.parent import AlgoStatus, ParentOrder
 from traderbot.model.enums import OrderSide, OrderType, TimeInForce
 from traderbot.model.instrument import Instrument
 from traderbot.model.order import Bracket, Order, TakeProfit
@@ -49,6 +50,7 @@ _ORDER_KEYS = {
     "trailing_sl",
     "trailing_atr_sl",
 }
+_ALGO_KEYS = {"algo", "pair"}  # an algorithm sends its own market or limit children
 
 
 class StrategyContext:
@@ -127,6 +129,8 @@ class StrategyContext:
 
     # ---- orders --------------------------------------------------------------------------------------------
     def submit(self, strategy: Strategy, side: str, quantity: Any, kw: dict[str, Any]) -> str | None:
+        if kw and "algo" in kw:
+            return self.submit_algo(strategy, side, quantity, kw)
         if kw and not kw.keys() <= _ORDER_KEYS:
             unknown = sorted(set(kw) - _ORDER_KEYS)
             raise UserError(f"unknown order option {unknown[0]!r}: valid options are {sorted(_ORDER_KEYS)}")
@@ -173,6 +177,53 @@ class StrategyContext:
             sizing_note=note,
         )
         return self.k.send(order)
+
+    def submit_algo(self, strategy: Strategy, side: str, quantity: Any, kw: dict[str, Any]) -> str | None:
+        """Start an execution algorithm (TWAP, VWAP, Iceberg); its parent id, or None when it was refused."""
+        extra = sorted(set(kw) - _ALGO_KEYS)
+        if extra:
+            raise UserError(
+                f"option {extra[0]!r} cannot be combined with algo=: the algorithm sends its own market or "
+                f"limit children; with algo= use only {sorted(_ALGO_KEYS)}"
+            )
+        algo = kw["algo"]
+        if not callable(getattr(algo, "plan", None)):
+            raise UserError(f"algo= takes TWAP(...), VWAP(...) or Iceberg(...), not {type(algo).__name__}")
+        iid = kw.get("pair") or strategy.instrument_id
+        cache = self.k.cache
+        if self.k.finite_replay and iid in cache.primary and self._on_last_bar(iid):
+            self.logs.append(
+                f"{cache.now_ns} {strategy.strategy_id}: {side} {algo.name} on the last bar ignored"
+            )
+            return None
+        o_side = _SIDES[side]
+        qty = _dec(quantity)
+        if qty is None and iid in cache.instruments:
+            qty, fraction, _ = self._size(strategy, iid, o_side, None, None, None)
+            if fraction is not None:
+                raise UserError(
+                    f"{algo.name} needs a quantity: pass one (self.{side}(qty, algo=...)) or use units or risk "
+                    "sizing; all-in sizing is decided at one fill price, which an algorithm's children do not share"
+                )
+        parent = self.k.algos.submit(
+            algo,
+            strategy_id=strategy.strategy_id,
+            instrument_id=iid,
+            side=o_side,
+            quantity=qty if qty is not None else Decimal("NaN"),
+            new_id=self.ids.generate,
+        )
+        if parent.status is AlgoStatus.FAILED and not parent.child_ids:
+            self.logs.append(f"{cache.now_ns} {strategy.strategy_id}: {algo.name} refused: {parent.reason}")
+            return None
+        return parent.parent_id
+
+    def parent_order(self, strategy: Strategy, parent_id: str) -> ParentOrder | None:
+        parent = self.k.algos.get(parent_id)
+        return parent if parent is not None and parent.strategy_id == strategy.strategy_id else None
+
+    def working_algo_ids(self, strategy_id: str, instrument_id: str) -> list[str]:
+        return [p.parent_id for p in self.k.algos.working(strategy_id, instrument_id)]
 
     def _size(
         self,
@@ -236,6 +287,12 @@ class StrategyContext:
         return self.k.send(order)
 
     def cancel(self, strategy: Strategy, client_order_id: str) -> None:
+        parent = self.k.algos.get(client_order_id)
+        if parent is not None:  # an algorithm's parent: stop it and cancel its working children
+            if parent.strategy_id != strategy.strategy_id:
+                raise UserError(f"algo {client_order_id} does not belong to strategy {strategy.strategy_id}")
+            self.k.algos.cancel(client_order_id, f"CANCELED: by strategy {strategy.strategy_id}")
+            return
         order = self.k.cache.orders.get(client_order_id)
         if order is None or order.strategy_id != strategy.strategy_id:
             raise UserError(f"order {client_order_id} does not belong to strategy {strategy.strategy_id}")

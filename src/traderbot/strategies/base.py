@@ -29,6 +29,7 @@ from traderbot.strategies.views import BarView, IndicatorView
 
 if TYPE_CHECKING:
     from traderbot.core.messages import OrderFilled
+    from traderbot.execution.algos.parent import ParentOrder
     from traderbot.kernel.strategy_context import StrategyContext
 
 
@@ -107,11 +108,15 @@ class Strategy:
     # ---- orders --------------------------------------------------------------------------------------------
     def buy(self, quantity: Decimal | float | None = None, **kwargs: Any) -> str | None:
         """Buy at market, or with `limit=`/`stop=`; `sl=`, `tp=` (one price or [(price, fraction), ...]),
-        `trailing=` (distance) or `trailing_atr=` (ATR multiple) attach exits. Returns the client order id."""
+        `trailing=` (distance) or `trailing_atr=` (ATR multiple) attach exits. Returns the client order id.
+
+        With `algo=TWAP(...)`, `VWAP(...)` or `Iceberg(...)` the quantity is worked by an execution algorithm
+        through child orders; the parent id ("ALG-...") is returned, or None when the algorithm was refused
+        (the reason is in the strategy's log)."""
         return self.ctx.submit(self, "buy", quantity, kwargs)
 
     def sell(self, quantity: Decimal | float | None = None, **kwargs: Any) -> str | None:
-        """Sell (or go short) at market, or with `limit=`/`stop=`; same options as `buy`."""
+        """Sell (or go short) at market, or with `limit=`/`stop=`; same options as `buy`, `algo=` included."""
         return self.ctx.submit(self, "sell", quantity, kwargs)
 
     def close(self, pair: str | None = None) -> str | None:
@@ -119,11 +124,18 @@ class Strategy:
         return self.ctx.close_position(self, pair or self.instrument_id)
 
     def cancel(self, client_order_id: str) -> None:
+        """Cancel an order, or an algorithm by its parent id (which cancels all its working children)."""
         self.ctx.cancel(self, client_order_id)
 
     def cancel_all(self, pair: str | None = None) -> None:
+        for pid in self.ctx.working_algo_ids(self.strategy_id, pair or self.instrument_id):
+            self.ctx.cancel(self, pid)  # first, or they would replace the children canceled below
         for oid in self.ctx.open_order_ids(self.strategy_id, pair or self.instrument_id):
             self.ctx.cancel(self, oid)
+
+    def parent_order(self, parent_id: str) -> ParentOrder | None:
+        """This strategy's algorithm parent: status, filled quantity, exact average price, child ids."""
+        return self.ctx.parent_order(self, parent_id)
 
     def log(self, message: str) -> None:
         self.ctx.log(self, message)

@@ -9,7 +9,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
+from traderbot.brokers.sim.faults import FaultPlan
+from traderbot.brokers.sim.latency import LatencyModel
+from traderbot.brokers.sim.participation import check_participation
 from traderbot.core.money import ZERO
+from traderbot.errors import UserError
 from traderbot.model.instrument import Instrument
 
 
@@ -88,6 +92,28 @@ class VolatilitySlippage:
         return self.fraction * bar_range
 
 
+def parse_slippage(text: str) -> SlippageModel:
+    """A slippage model from `none`, `fixed:PIPS`, `volume[:K]` or `volatility[:FRACTION]` (config, CLI)."""
+    name, _, arg = text.strip().lower().partition(":")
+    try:
+        value = Decimal(arg) if arg else None
+    except ArithmeticError:
+        value = Decimal("NaN")
+    bad = value is not None and (not value.is_finite() or value < 0)
+    if name == "none" and value is None:
+        return NoSlippage()
+    if name == "fixed" and value is not None and not bad:
+        return FixedSlippage(value)
+    if name == "volume" and not bad:
+        return VolumeSlippage() if value is None else VolumeSlippage(value)
+    if name == "volatility" and not bad:
+        return VolatilitySlippage() if value is None else VolatilitySlippage(value)
+    raise UserError(
+        f"slippage {text!r} is not valid: use none, fixed:PIPS, volume:K or volatility:FRACTION "
+        "with a number >= 0"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class CommissionModel:
     """Commission in the quote currency: per unit + percent of notional + per order, with a per-order minimum."""
@@ -128,7 +154,9 @@ class FinancingModel:
 
 @dataclass(frozen=True, slots=True)
 class VenueConfig:
-    """Everything that decides how the simulated venue fills: fill rule, costs, margin."""
+    """Everything that decides how the simulated venue fills: fill rule, costs, margin, and the realism
+    features (all off by default): latency, volume participation, market hours, precision checks, faults.
+    docs/simulated_venue.md describes each."""
 
     fill_on: str = "next_open"  # or "close": market orders fill at the close of the bar they were sent on
     spread: SpreadModel = SpreadModel()
@@ -136,3 +164,25 @@ class VenueConfig:
     commission: CommissionModel = CommissionModel()
     financing: FinancingModel = FinancingModel()
     leverage_cap: Decimal | None = None  # None: use each instrument's margin rate
+    latency: LatencyModel | None = None  # order and cancel delays; None: instant
+    participation: Decimal | None = None  # max fraction of a bar's volume one order fills; None: no cap
+    enforce_market_hours: bool = False  # reject orders arriving while the calendar says closed
+    check_precision: bool = False  # reject quantities off the lot size / below minimum, prices off the tick
+    faults: FaultPlan | None = None  # injected faults for tests of the order management
+
+    def __post_init__(self) -> None:
+        if self.fill_on not in ("next_open", "close"):
+            raise UserError(f"fill_on={self.fill_on!r} is not valid: use next_open or close")
+        object.__setattr__(self, "participation", check_participation(self.participation))
+
+    def realism(self) -> list[str]:
+        """The realism features switched on (the vectorised sweep path mirrors none of them)."""
+        on = [
+            ("latency", self.latency is not None and not self.latency.is_zero),
+            ("participation", self.participation is not None),
+            ("enforce_market_hours", self.enforce_market_hours),
+            ("faults", self.faults is not None),
+            ("dynamic_spread", type(self.spread) is not SpreadModel),
+            ("slippage_model", not isinstance(self.slippage, NoSlippage | FixedSlippage)),
+        ]
+        return [name for name, flag in on if flag]

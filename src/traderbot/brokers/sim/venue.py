@@ -14,6 +14,11 @@ Per bar of an instrument, in this order (conservative when the path inside the b
 Members of an OCO group (a bracket's stop loss and take profits) cancel each other; a partial take profit
 reduces the stop loss. Fill timestamps are the open time of the bar in which they happen (the bar's close
 time for fills at the close).
+
+Optional realism (VenueConfig, all off by default; docs/simulated_venue.md): latency of orders and cancels
+(held in flight and delivered per bar: latency.py, arrivals.py), volume participation (partial fills,
+fills.py), rejections on arrival (rejections.py, arrivals.py), a session/volatility spread (spreads.py) and
+injected faults (faults.py).
 """
 
 from __future__ import annotations
@@ -21,8 +26,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
+from traderbot.brokers.base import StreamReconnected
+from traderbot.brokers.sim.arrivals import Arrivals
 from traderbot.brokers.sim.costs import NoSlippage, VenueConfig
-from traderbot.brokers.sim.funds import margin_problem, size_from_equity
+from traderbot.brokers.sim.faults import FaultInjector
+from traderbot.brokers.sim.fills import STOPS
+from traderbot.brokers.sim.latency import InFlight
+from traderbot.brokers.sim.rejections import MarketHours
+from traderbot.brokers.sim.spreads import DynamicSpread
 from traderbot.brokers.sim.trailing import TrailingStops
 from traderbot.core.ids import SequenceIdGenerator
 from traderbot.core.messages import (
@@ -30,9 +41,6 @@ from traderbot.core.messages import (
     OrderCanceled,
     OrderCancelRejected,
     OrderEvent,
-    OrderExpired,
-    OrderFilled,
-    OrderRejected,
     OrderTriggered,
 )
 from traderbot.kernel.cache import Cache
@@ -40,12 +48,11 @@ from traderbot.model.enums import OrderSide, OrderType, TimeInForce
 from traderbot.model.order import Order
 from traderbot.portfolio.portfolio import Portfolio
 
-_STOPS = (OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP)
 _DAY_NS = 86_400_000_000_000
 _HOUR_NS = 3_600_000_000_000
 
 
-class SimulatedVenue:
+class SimulatedVenue(Arrivals):
     """Accepts orders and fills them against the bars of the kernel's cache."""
 
     def __init__(
@@ -54,8 +61,7 @@ class SimulatedVenue:
         self.cache = cache
         self.portfolio = portfolio
         self.config = config
-        self.emit = emit
-        self.working: dict[str, list[Order]] = {}
+        self.working: dict[str, list[Order]] = {}  # per instrument; also holds orders still in flight
         self._venue_ids = SequenceIdGenerator("V")
         self._trade_ids = SequenceIdGenerator("T")
         self._trailing = TrailingStops()
@@ -67,61 +73,102 @@ class SimulatedVenue:
         self._has_slippage = not isinstance(config.slippage, NoSlippage)
         self.financing_on = not config.financing.is_zero
         self._rollover_offset = config.financing.rollover_hour_utc * _HOUR_NS
+        self._participation = config.participation
+        self._triggered: set[str] = set()
+        self._arrived: dict[str, int] = {}
+        # every order that reached the venue, by client order id (the record behind `query`); the hot path
+        # only appends to `_arrivals`, indexed on the first lookup
+        self._received: dict[str, Order] = {}
+        self._arrivals: list[Order] = []
+        self.duplicate_submits = 0
+        self._check_precision = config.check_precision
+        self._hours = MarketHours() if config.enforce_market_hours else None
+        self._checks = config.check_precision or config.enforce_market_hours
+        self._dynamic_spread = isinstance(config.spread, DynamicSpread)
+        self._bar_spread_key: tuple[str, int] = ("", -1)
+        self._bar_spread = Decimal(0)
+        lat = config.latency
+        self._flight = InFlight(lat) if lat is not None and not lat.is_zero else None
+        self.on_reconnect: Callable[[StreamReconnected], None] | None = None  # hooked by the OMS
+        self.faults: FaultInjector | None = None
+        self.emit = emit
+        if config.faults is not None:
+            self.faults = FaultInjector(config.faults, emit, self._reconnected)
+            self.emit = self.faults.emit  # what reaches the OMS: acks dropped, fills duplicated as planned
+        self._slow = self._flight is not None or self.faults is not None
+        if self._slow:  # rebinding keeps the default per-bar path free of any extra check or call
+            self.on_bar = self._on_bar_in_flight  # type: ignore[method-assign]
 
     # ---- commands ------------------------------------------------------------------------------------------
     def submit(self, order: Order) -> None:
-        order.venue_order_id = self._venue_ids.generate()
         now = self.cache.now_ns
-        self.emit(
-            OrderAccepted(
-                order.client_order_id,
-                order.instrument_id,
-                order.strategy_id,
-                now,
-                venue_order_id=order.venue_order_id,
+        if self._slow:  # latency or faults: the order may be refused, lost or late
+            if not self._passes(order) or not self._arrive(order, now):
+                return
+        else:  # the hot path, inline: accepted at once (after the optional arrival checks)
+            self._arrivals.append(order)
+            if self._checks and self._refused(order, now):
+                return
+            order.venue_order_id = self._venue_ids.generate()
+            self.emit(
+                OrderAccepted(
+                    order.client_order_id,
+                    order.instrument_id,
+                    order.strategy_id,
+                    now,
+                    venue_order_id=order.venue_order_id,
+                )
             )
-        )
-        if not order.is_open:
-            return
+            if not order.is_open:
+                return
+            if order.type is OrderType.TRAILING_STOP or order.time_in_force is TimeInForce.DAY:
+                self._set_up(order, now)
         idx = self.cache.primary[order.instrument_id]
         n = self.cache.visible[idx]
-        s = self.cache.series[idx]
-        if order.type is OrderType.TRAILING_STOP:
-            self._trailing.start(order, self.cache.instruments[order.instrument_id], s, n)
-        if order.time_in_force is TimeInForce.DAY:
-            self._expiry[order.client_order_id] = self._next_rollover(now)
         if order.type is OrderType.MARKET and self.fill_on_close and n:
+            s = self.cache.series[idx]
             px = self._dec(order, float(s.close[n - 1]), idx, n - 1)
             self._fill_at(order, px, idx, n - 1, slip=True, ts=int(s.ts[n - 1]) + s.timeframe.ns)
+            self._keep_rest(order)
             return
         self.working.setdefault(order.instrument_id, []).append(order)
 
     def cancel(self, order: Order) -> None:
-        lst = self.working.get(order.instrument_id, [])
-        if order in lst:
+        if self._slow:
+            cid = order.client_order_id
+            if self.faults is not None:
+                self.faults.check_up(self.cache.now_ns, f"cancel of {cid}")
+            if self._flight is not None and (self._knows(cid) or cid in self._flight.orders):
+                self._flight.send_cancel(order, self.cache.now_ns)
+                return
+        self._cancel_now(order, self.cache.now_ns)
+
+    def _cancel_now(self, order: Order, ts: int) -> None:
+        if order in self.working.get(order.instrument_id, ()):
             self._remove(order)
-            self.emit(
-                OrderCanceled(
-                    order.client_order_id, order.instrument_id, order.strategy_id, self.cache.now_ns
-                )
-            )
+            self.emit(OrderCanceled(order.client_order_id, order.instrument_id, order.strategy_id, ts))
+        elif self._flight is not None and not order.is_open:
+            return  # a fill won the race with the cancel: nothing left to cancel
         else:
+            known = self._knows(order.client_order_id)
             self.emit(
                 OrderCancelRejected(
                     order.client_order_id,
                     order.instrument_id,
                     order.strategy_id,
-                    self.cache.now_ns,
-                    reason="ORDER_NOT_WORKING",
+                    ts,
+                    reason="ORDER_NOT_WORKING" if known else "ORDER_NOT_FOUND",
                 )
             )
 
     def has_work(self, instrument_id: str) -> bool:
         return bool(self.working.get(instrument_id))
 
-    # ---- matching ------------------------------------------------------------------------------------------
     def on_bar(self, series_idx: int, i: int) -> None:
-        """Match working orders of the series' instrument against bar i (called before strategies see it)."""
+        """Match working orders of the series' instrument against bar i (called before strategies see it).
+
+        With latency or faults the venue's own `on_bar` is `_on_bar_in_flight` (set in __init__), which
+        calls this one for the orders that are at the venue."""
         s = self.cache.series[series_idx]
         inst_id = s.instrument_id
         bar_ts = int(s.ts[i])
@@ -140,8 +187,10 @@ class SimulatedVenue:
                     self._fill_at(o, self._dec(o, float(s.open[i]), series_idx, i), series_idx, i, slip=True)
             if all(o.type is OrderType.MARKET for o in working):
                 return  # these fills created no bracket exits to match in this bar
+            seen = {o.client_order_id for o in working if o.type is OrderType.MARKET}  # filled above
+        else:
+            seen = set()
         self._intrabar_entries.clear()
-        seen: set[str] = set()
         for _ in range(4):  # orders created by fills in this bar (bracket exits) get matched in the same bar
             orders = [o for o in self.working.get(inst_id, []) if o.client_order_id not in seen]
             if not orders:
@@ -153,7 +202,7 @@ class SimulatedVenue:
             for o in orders:
                 if o.time_in_force in (TimeInForce.IOC, TimeInForce.FOK) and self._working(o):
                     self._immediate(o, series_idx, i)
-            for o in sorted((o for o in orders if o.type in _STOPS), key=_stop_priority):
+            for o in sorted((o for o in orders if o.type in STOPS), key=_stop_priority):
                 if self._working(o):
                     self._match_stop(o, series_idx, i)
             for o in orders:
@@ -168,6 +217,8 @@ class SimulatedVenue:
             if o.type is OrderType.TRAILING_STOP:
                 self._trailing.move(o, inst, s, i)
 
+    _match_bar = on_bar  # the matching itself, also when `on_bar` is rebound to the in-flight path
+
     def _working(self, o: Order) -> bool:
         return o.is_open and o in self.working.get(o.instrument_id, ())
 
@@ -178,6 +229,8 @@ class SimulatedVenue:
         s = self.cache.series[series_idx]
         if s.spread is not None:
             spread = self.config.spread.spread(inst, float(s.spread[i]))
+        elif self._dynamic_spread:
+            spread = self._spread_of_bar(inst.id, series_idx, i)
         elif inst.id in self._fixed_spread:
             spread = self._fixed_spread[inst.id]
         else:
@@ -185,6 +238,17 @@ class SimulatedVenue:
         if not spread:
             return px
         return self.config.spread.executable(px, o.side is OrderSide.BUY, spread)
+
+    def _spread_of_bar(self, instrument_id: str, series_idx: int, i: int) -> Decimal:
+        s = self.cache.series[series_idx]
+        key = (instrument_id, int(s.ts[i]))
+        if key != self._bar_spread_key:
+            inst = self.cache.instruments[instrument_id]
+            rng = inst.price_to_decimal(float(s.high[i])) - inst.price_to_decimal(float(s.low[i]))
+            model = self.config.spread
+            assert isinstance(model, DynamicSpread)
+            self._bar_spread_key, self._bar_spread = key, model.bar_spread(inst, key[1], rng)
+        return self._bar_spread
 
     def _prices(self, o: Order, series_idx: int, i: int) -> tuple[Decimal, Decimal, Decimal]:
         """Open, high, low on the side this order trades (ask for buys, bid for sells)."""
@@ -196,7 +260,8 @@ class SimulatedVenue:
         )
 
     def _immediate(self, o: Order, series_idx: int, i: int) -> None:
-        """IOC/FOK: one chance at this bar's open, then expiry (fills here are never partial)."""
+        """IOC/FOK: one chance at this bar's open, then expiry of whatever is left (participation: an IOC may
+        fill in part, a FOK only in full)."""
         op, _, _ = self._prices(o, series_idx, i)
         buy = o.side is OrderSide.BUY
         ok = (
@@ -215,6 +280,9 @@ class SimulatedVenue:
 
     def _match_stop(self, o: Order, series_idx: int, i: int) -> None:
         op, hi, lo = self._prices(o, series_idx, i)
+        if o.client_order_id in self._triggered:  # partly filled: the rest trades like a market order
+            self._fill_at(o, op, series_idx, i, slip=True)
+            return
         trig = o.trigger_price
         if trig is None:
             return
@@ -241,136 +309,6 @@ class SimulatedVenue:
                 self._fill_at(o, min(op, lim), series_idx, i, slip=False)
         elif hi >= lim:
             self._fill_at(o, max(op, lim), series_idx, i, slip=False)
-
-    # ---- fills ---------------------------------------------------------------------------------------------
-    def _fill_at(
-        self, o: Order, px: Decimal, series_idx: int, i: int, *, slip: bool, ts: int | None = None
-    ) -> None:
-        s = self.cache.series[series_idx]
-        inst = self.cache.instruments[o.instrument_id]
-        fill_ts = int(s.ts[i]) if ts is None else ts
-        if o.reduce_only and not self._cap_reduce_only(o):
-            return
-        if slip and self._has_slippage:
-            bar_range = inst.price_to_decimal(float(s.high[i])) - inst.price_to_decimal(float(s.low[i]))
-            adverse = self.config.slippage.slippage(inst, o.leaves_qty, bar_range, float(s.volume[i]))
-            if adverse:
-                px = inst.round_price(px + adverse if o.side is OrderSide.BUY else px - adverse)
-        equity = None if o.reduce_only else self.portfolio.equity()  # once: sizing and margin share it
-        if o.equity_fraction is not None and o.filled_qty == 0:  # sized on the actual fill price
-            sized = size_from_equity(
-                self.portfolio, inst, o.equity_fraction, px, self.config.commission, equity
-            )
-            if sized <= 0:
-                return self._reject(o, "INSUFFICIENT_FUNDS: equity too small for one lot at this price")
-            o.quantity = sized
-        qty = o.leaves_qty
-        fee = self.config.commission.commission(qty, px, inst.multiplier)
-        signed = qty if o.side is OrderSide.BUY else -qty
-        reason = margin_problem(
-            self.portfolio, inst, signed, px, self.portfolio.to_account(fee, inst.quote), equity
-        )
-        if reason:
-            return self._reject(o, reason)
-        self._remove(o)
-        if o.bracket is not None and o.type is not OrderType.MARKET:
-            self._intrabar_entries.add(o.client_order_id)
-        self.emit(
-            OrderFilled(
-                o.client_order_id,
-                o.instrument_id,
-                o.strategy_id,
-                fill_ts,
-                trade_id=self._trade_ids.generate(),
-                side=o.side.value,
-                quantity=qty,
-                price=px,
-                commission=fee,
-                commission_currency=inst.quote,
-                venue_order_id=o.venue_order_id or "",
-            )
-        )
-        self._after_fill(o, qty)
-
-    def _cap_reduce_only(self, o: Order) -> bool:
-        """A reduce-only order never opens or grows a position: cancel it, or cut it to the position."""
-        net = self.portfolio.net_quantity(o.instrument_id)
-        if net == 0 or (net > 0) == (o.side is OrderSide.BUY):
-            self._remove(o)
-            self.emit(
-                OrderCanceled(
-                    o.client_order_id,
-                    o.instrument_id,
-                    o.strategy_id,
-                    self.cache.now_ns,
-                    reason="REDUCE_ONLY: no position left to reduce",
-                )
-            )
-            return False
-        if o.leaves_qty > abs(net):
-            o.quantity = o.filled_qty + abs(net)
-        return True
-
-    def _reject(self, o: Order, reason: str) -> None:
-        self._remove(o)
-        self.emit(
-            OrderRejected(o.client_order_id, o.instrument_id, o.strategy_id, self.cache.now_ns, reason=reason)
-        )
-        self._cancel_group(o)
-
-    def _expire(self, o: Order, reason: str) -> None:
-        self._remove(o)
-        self.emit(
-            OrderExpired(o.client_order_id, o.instrument_id, o.strategy_id, self.cache.now_ns, reason=reason)
-        )
-
-    def _remove(self, o: Order) -> None:
-        lst = self.working.get(o.instrument_id)
-        if lst and o in lst:
-            lst.remove(o)
-            self._expiry.pop(o.client_order_id, None)
-            self._trailing.forget(o)
-
-    def _after_fill(self, o: Order, qty: Decimal) -> None:
-        """OCO: a stop loss filling cancels its take profits; a take profit shrinks the stop loss."""
-        if o.oco_group is None:
-            return
-        siblings = [x for x in self.working.get(o.instrument_id, []) if x.oco_group == o.oco_group]
-        if o.type in _STOPS:
-            self._cancel_group(o)
-            return
-        for sl in (x for x in siblings if x.type in _STOPS):
-            remaining = sl.quantity - qty
-            if remaining <= 0:
-                self._remove(sl)
-                self.emit(
-                    OrderCanceled(
-                        sl.client_order_id,
-                        sl.instrument_id,
-                        sl.strategy_id,
-                        self.cache.now_ns,
-                        reason="OCO: position closed by take profits",
-                    )
-                )
-            else:
-                sl.quantity = remaining
-
-    def _cancel_group(self, o: Order) -> None:
-        if o.oco_group is None:
-            return
-        for x in [
-            x for x in self.working.get(o.instrument_id, []) if x.oco_group == o.oco_group and x is not o
-        ]:
-            self._remove(x)
-            self.emit(
-                OrderCanceled(
-                    x.client_order_id,
-                    x.instrument_id,
-                    x.strategy_id,
-                    self.cache.now_ns,
-                    reason=f"OCO: {o.client_order_id} filled",
-                )
-            )
 
     # ---- time ----------------------------------------------------------------------------------------------
     def _next_rollover(self, ts: int) -> int:

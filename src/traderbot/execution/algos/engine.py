@@ -164,7 +164,7 @@ class AlgoEngine:
 
     def cancel_children(self, parent: ParentOrder) -> None:
         """Ask for every open child to be canceled; their unfilled rest becomes free when the cancel lands."""
-        for child in self._children.get(parent.parent_id, ()):
+        for child in list(self._children.get(parent.parent_id, ())):  # a cancel's handler may add a child
             if child.is_open and child.client_order_id not in self._cancel_requested:
                 self._cancel_requested.add(child.client_order_id)
                 self.host.execution.cancel(child)

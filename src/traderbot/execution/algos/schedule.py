@@ -8,6 +8,7 @@ every cancel has been confirmed (so a late fill can never make it buy or sell mo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -56,7 +57,7 @@ class ScheduledRun(AlgoRun):
             self.engine.set_timer(self.parent, f"slice{k}", at, self._slice_cb(k))
         self.engine.set_timer(self.parent, "end", self.end_ns, self._on_end)
 
-    def _slice_cb(self, k: int):  # type: ignore[no-untyped-def]
+    def _slice_cb(self, k: int) -> Callable[[int], None]:
         return lambda at: self._on_slice(k, at)
 
     def _on_slice(self, k: int, at: int) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 import pandas as pd
 
@@ -16,6 +16,7 @@ from traderbot.model.instrument import Instrument
 from traderbot.model.timeframe import Timeframe
 
 MAX_JITTER = 0.5  # of one interval: larger jitter would let neighbouring slices swap order
+_FRACTION_QUANTUM = Decimal("1e-12")
 
 
 def equal_slices(total: Decimal, n: int, inst: Instrument) -> list[Decimal]:
@@ -31,7 +32,8 @@ def weighted_slices(total: Decimal, weights: list[float], inst: Instrument) -> l
     """Slices proportional to `weights` (e.g. expected volume): cumulative targets rounded down to lots.
 
     Rounding the running total (not each slice) keeps the error below one lot at every point, and the last
-    slice takes what is left, so the sizes sum to exactly `total`.
+    slice takes what is left, so the sizes sum to exactly `total`. The running fraction is rounded to 12
+    decimals first, so float noise in the weights (0.39999999999999997) cannot cost a lot.
     """
     s = sum(weights)
     out: list[Decimal] = []
@@ -39,7 +41,8 @@ def weighted_slices(total: Decimal, weights: list[float], inst: Instrument) -> l
     cum = 0.0
     for k, w in enumerate(weights):
         cum += w
-        target = total if k == len(weights) - 1 else min(total, inst.round_quantity(total * _d(cum / s)))
+        frac = _d(cum / s).quantize(_FRACTION_QUANTUM, ROUND_HALF_EVEN)
+        target = total if k == len(weights) - 1 else min(total, inst.round_quantity(total * frac))
         out.append(max(Decimal(0), target - done))
         done += out[-1]
     return out
