@@ -187,3 +187,22 @@ def test_everything_realistic_is_off_by_default_and_named_when_on() -> None:
 def test_an_unknown_fill_rule_is_refused() -> None:
     with pytest.raises(UserError, match="fill_on='open' is not valid"):
         VenueConfig(fill_on="open")
+
+
+def test_the_sweep_path_refuses_venue_features_it_does_not_model() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from traderbot.backtest.sweep import run_sweep
+    from traderbot.brokers.sim.latency import LatencyModel
+    from traderbot.data.series import BarSeries
+    from traderbot.errors import UserError
+    from traderbot.strategies.sma_cross import SmaCross
+
+    n = 200
+    ts = pd.date_range("2024-01-01", periods=n, freq="1h", tz="UTC").as_unit("ns").asi8
+    px = np.linspace(1.1, 1.2, n)
+    series = BarSeries.from_arrays("EURUSD", "1h", ts, px, px + 0.001, px - 0.001, px)
+    venue = VenueConfig(latency=LatencyModel(submit_ms=50), participation=D("0.1"))
+    with pytest.raises(UserError, match="does not model latency, participation"):
+        run_sweep(SmaCross, get_instrument("EURUSD"), series, [{"fast": 5, "slow": 20}], venue=venue)

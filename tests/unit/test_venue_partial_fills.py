@@ -228,3 +228,15 @@ def test_a_lookup_of_an_order_the_venue_never_received_finds_nothing() -> None:
     r = run({0: lambda s: s.buy(10), 1: ask})
     (report,) = [e for e in r.seen if isinstance(e, OrderStatusReport)]
     assert (report.client_order_id, report.found, report.status) == ("O-X-1", False, "")
+
+
+def test_the_per_order_fee_and_the_minimum_are_charged_once_per_order_not_per_part() -> None:
+    from traderbot.brokers.sim.costs import CommissionModel
+
+    fees = CommissionModel(per_unit=D("0.001"), per_order=D("1"), minimum=D("1.5"))
+    r = run({0: lambda s: s.buy(2500)}, venue=VenueConfig(participation=D("0.1"), commission=fees))
+    # the order owes 1 + 1 = 2 after 1000, 2 + 1 = 3 after 2000, 2.5 + 1 = 3.5 after 2500 (not 2 + 2 + 1.5)
+    assert [f.commission for f in r.fills] == [D("2.000"), D("1.000"), D("0.500")]
+    tiny = CommissionModel(per_unit=D("0.00002"), per_order=D("1"), minimum=D("1.5"))
+    r = run({0: lambda s: s.buy(2500)}, venue=VenueConfig(participation=D("0.1"), commission=tiny))
+    assert [f.commission for f in r.fills] == [D("1.5"), D("0"), D("0")]  # the minimum, once

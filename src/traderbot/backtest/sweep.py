@@ -141,7 +141,7 @@ def run_sweep(
         raise UserError("the parameter grid is empty: give at least one value per --grid")
     if not getattr(cls, "supports_sweep", False):
         raise UserError(f"strategy {cls.name} has no sweep path: use `traderbot backtest` per parameter set")
-    venue = venue or VenueConfig()
+    venue = _sweepable(venue or VenueConfig())
     sizing = sizing or Sizing.parse("all_in")
     o, h, lo, c = _prices(series, inst)
     arrays = (o, h, lo, c, series.volume)
@@ -191,7 +191,7 @@ def sweep_trades(
     cash: Decimal = Decimal(10_000),
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """One parameter set with its trade list (for parity checks and reports)."""
-    venue = venue or VenueConfig()
+    venue = _sweepable(venue or VenueConfig())
     sizing = sizing or Sizing.parse("all_in")
     o, h, lo, c = _prices(series, inst)
     ends, ppy = day_ends(series)
@@ -217,3 +217,14 @@ def sweep_trades(
         }
     )
     return stats, trades
+
+
+def _sweepable(venue: VenueConfig) -> VenueConfig:
+    """The sweep path mirrors the event engine's default venue only: refuse what it would silently ignore."""
+    extra = venue.realism()
+    if extra:
+        raise UserError(
+            f"the fast sweep path does not model {', '.join(extra)}; evaluate these settings with the event "
+            "engine (`traderbot backtest`) or switch them off for the sweep"
+        )
+    return venue

@@ -124,7 +124,18 @@ class CommissionModel:
     minimum: Decimal = ZERO
 
     def commission(self, quantity: Decimal, price: Decimal, multiplier: Decimal) -> Decimal:
-        fee = self.per_unit * quantity + self.pct_notional * quantity * price * multiplier + self.per_order
+        return self._order_fee(quantity, quantity * price * multiplier)
+
+    def commission_part(
+        self, filled_qty: Decimal, filled_cost: Decimal, quantity: Decimal, price: Decimal, multiplier: Decimal
+    ) -> Decimal:
+        """The fee of a further partial fill: what the whole order owes now minus what its earlier parts paid,
+        so the per-order fee and the minimum are charged once per order, not once per part."""
+        before = self._order_fee(filled_qty, filled_cost * multiplier)
+        return self._order_fee(filled_qty + quantity, (filled_cost + quantity * price) * multiplier) - before
+
+    def _order_fee(self, quantity: Decimal, notional: Decimal) -> Decimal:
+        fee = self.per_unit * quantity + self.pct_notional * notional + self.per_order
         return max(fee, self.minimum) if fee > 0 or self.minimum > 0 else ZERO
 
     @property

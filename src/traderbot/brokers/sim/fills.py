@@ -76,7 +76,10 @@ class FillBook:
             if o.time_in_force is TimeInForce.FOK:
                 return self._expire(o, f"FOK: only {cap} of {qty} fillable in the bar (participation)")
             qty, full = cap, False
-        fee = self.config.commission.commission(qty, px, inst.multiplier)
+        if o.filled_qty:  # a further part of a partially filled order
+            fee = self.config.commission.commission_part(o.filled_qty, o.filled_cost, qty, px, inst.multiplier)
+        else:
+            fee = self.config.commission.commission(qty, px, inst.multiplier)
         signed = qty if o.side is OrderSide.BUY else -qty
         reason = margin_problem(
             self.portfolio, inst, signed, px, self.portfolio.to_account(fee, inst.quote), equity
