@@ -218,3 +218,23 @@ def test_a_backtest_without_costs_says_so(capsys: pytest.CaptureFixture[str]) ->
         "0.5",
     )
     assert code == 0 and "exclude trading costs" not in err
+
+
+def test_venue_realism_flags_reach_the_simulated_venue(capsys: pytest.CaptureFixture[str]) -> None:
+    import json as _json
+
+    from traderbot.cli import main as _main
+
+    args = ["backtest", "--strategy", "sma_cross", "--pair", "EURUSD", "--timeframe", "15m", "--spread-pips", "1",
+            "--no-report", "--json"]  # fmt: skip
+    assert _main(args) == 0
+    plain = _json.loads(capsys.readouterr().out)
+    assert "venue_realism" not in plain["settings"]
+    realistic = [*args, "--participation", "0.05", "--latency-ms", "200,200,50", "--slippage", "volume:0.1",
+                 "--enforce-market-hours"]  # fmt: skip
+    assert _main(realistic) == 0
+    out = _json.loads(capsys.readouterr().out)
+    assert out["settings"]["venue_realism"] == "latency, participation, enforce_market_hours, slippage_model"
+    assert out["final_equity_exact"] != plain["final_equity_exact"]
+    assert _main([*args, "--latency-ms", "1,2,3,4"]) == 2
+    assert "--latency-ms '1,2,3,4' is not valid" in capsys.readouterr().err

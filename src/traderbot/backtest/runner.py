@@ -115,4 +115,5 @@ def _settings(spec: BacktestSpec, currency: str, sizing: Sizing) -> dict[str, st
         "slippage": type(v.slippage).__name__,
         "financing": f"long={v.financing.long_rate} short={v.financing.short_rate}",
         "sizing": sizing.describe(),
+        **({"venue_realism": ", ".join(v.realism())} if v.realism() else {}),
     }

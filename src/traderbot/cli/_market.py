@@ -75,6 +75,39 @@ def venue_config(
     )
 
 
+def with_realism(
+    venue: VenueConfig,
+    *,
+    slippage: str | None = None,
+    participation: str | None = None,
+    latency_ms: str | None = None,
+    enforce_market_hours: bool = False,
+    check_precision: bool = False,
+) -> VenueConfig:
+    """The event engine's realism options on top of the cost flags (all off unless asked for)."""
+    from dataclasses import replace
+
+    from traderbot.brokers.sim.costs import parse_slippage
+    from traderbot.brokers.sim.latency import LatencyModel
+
+    changes: dict[str, Any] = {
+        "enforce_market_hours": enforce_market_hours,
+        "check_precision": check_precision,
+    }
+    if slippage:
+        changes["slippage"] = parse_slippage(slippage)
+    if participation:
+        changes["participation"] = dec(participation, "--participation")
+    if latency_ms:
+        parts = [p.strip() for p in latency_ms.split(",")]
+        if not 1 <= len(parts) <= 3:
+            raise UserError(f"--latency-ms {latency_ms!r} is not valid: use SUBMIT[,CANCEL[,JITTER]] in ms")
+        vals = [dec(p, "--latency-ms") for p in parts]
+        jitter = vals[2] if len(vals) > 2 else Decimal(0)
+        changes["latency"] = LatencyModel(vals[0], vals[1] if len(vals) > 1 else vals[0], jitter)
+    return replace(venue, **changes)
+
+
 VENUE_FLAGS = (
     "fill",
     "spread_pips",

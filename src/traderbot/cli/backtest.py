@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from traderbot.cli._market import dec, load_market, sizing, venue_from_flags
+from traderbot.cli._market import dec, load_market, sizing, venue_from_flags, with_realism
 from traderbot.errors import UserError
 
 Opt = typer.Option
@@ -58,6 +58,19 @@ def backtest(
     as_json: Annotated[bool, Opt("--json", help="print one JSON object")] = False,
     store: Annotated[Path | None, Opt("--store", help="data store folder")] = None,
     drop_nan: Annotated[bool, Opt("--drop-nan", help="drop --data rows with missing prices")] = False,
+    slippage: Annotated[
+        str | None, Opt("--slippage", help="none | fixed:PIPS | volume[:K] | volatility[:FRACTION]")
+    ] = None,
+    participation: Annotated[
+        str | None, Opt("--participation", help="max fraction of a bar's volume one order fills")
+    ] = None,
+    latency_ms: Annotated[str | None, Opt("--latency-ms", help="SUBMIT[,CANCEL[,JITTER]] delays")] = None,
+    enforce_market_hours: Annotated[
+        bool, Opt("--enforce-market-hours", help="reject orders while the market is closed")
+    ] = False,
+    check_precision: Annotated[
+        bool, Opt("--check-precision", help="venue rejects sizes/prices off the lot size or tick")
+    ] = False,
 ) -> None:
     """Backtest a strategy with realistic costs; prints metrics and writes a trades CSV and an HTML report."""
     from traderbot.backtest.runner import BacktestSpec, run_backtest
@@ -78,7 +91,14 @@ def backtest(
         params=params,
         cash=dec(cash, "--cash", minimum=Decimal("0.01")),
         account_currency=account_currency,
-        venue=venue_from_flags(locals()),
+        venue=with_realism(
+            venue_from_flags(locals()),
+            slippage=slippage,
+            participation=participation,
+            latency_ms=latency_ms,
+            enforce_market_hours=enforce_market_hours,
+            check_precision=check_precision,
+        ),
         sizing=sizing(sizing_text),
     )
     for note in market.notes:
