@@ -127,7 +127,12 @@ class CommissionModel:
         return self._order_fee(quantity, quantity * price * multiplier)
 
     def commission_part(
-        self, filled_qty: Decimal, filled_cost: Decimal, quantity: Decimal, price: Decimal, multiplier: Decimal
+        self,
+        filled_qty: Decimal,
+        filled_cost: Decimal,
+        quantity: Decimal,
+        price: Decimal,
+        multiplier: Decimal,
     ) -> Decimal:
         """The fee of a further partial fill: what the whole order owes now minus what its earlier parts paid,
         so the per-order fee and the minimum are charged once per order, not once per part."""

@@ -77,7 +77,9 @@ class FillBook:
                 return self._expire(o, f"FOK: only {cap} of {qty} fillable in the bar (participation)")
             qty, full = cap, False
         if o.filled_qty:  # a further part of a partially filled order
-            fee = self.config.commission.commission_part(o.filled_qty, o.filled_cost, qty, px, inst.multiplier)
+            fee = self.config.commission.commission_part(
+                o.filled_qty, o.filled_cost, qty, px, inst.multiplier
+            )
         else:
             fee = self.config.commission.commission(qty, px, inst.multiplier)
         signed = qty if o.side is OrderSide.BUY else -qty
