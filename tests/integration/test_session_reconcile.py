@@ -211,3 +211,33 @@ def test_bracket_exits_are_our_own_orders_and_one_filling_cancels_the_other(tmp_
         await s.stop()
 
     asyncio.run(run())
+
+
+def test_execution_algorithms_work_the_same_through_a_broker(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from traderbot.execution.algos import TWAP, Iceberg
+    from traderbot.execution.algos.parent import AlgoStatus
+
+    async def run() -> None:
+        broker = MemoryBroker()
+        s = await _session(broker, tmp_path)
+        algos = s.kernel.algos
+        twap = algos.submit(TWAP(timedelta(milliseconds=300), 3), strategy_id="S1", instrument_id="EURUSD",
+                            side=OrderSide.BUY, quantity=3000, new_id=lambda: s._next_id("S1"))  # fmt: skip
+        await until(lambda: twap.status is AlgoStatus.FILLED, timeout=10)
+        assert twap.filled_qty == 3000 and twap.avg_px == broker.price and len(twap.child_ids) == 3
+        assert all(broker.submissions[c] == 1 for c in twap.child_ids)
+        assert s.positions() == {"EURUSD": Decimal(3000)}
+
+        ice = algos.submit(Iceberg(Decimal(100), Decimal("1.05000")), strategy_id="S1", instrument_id="EURUSD",
+                           side=OrderSide.BUY, quantity=500, new_id=lambda: s._next_id("S1"))  # fmt: skip
+        await until(lambda: len(ice.child_ids) == 1 and ice.child_ids[0] in broker.orders)
+        shown = ice.child_ids[0]
+        assert broker.orders[shown].quantity == 100  # only the display quantity is visible at the broker
+        algos.cancel(ice.parent_id)
+        await until(lambda: broker.orders[shown].status is OrderStatus.CANCELED)
+        assert ice.status is AlgoStatus.CANCELED
+        await s.stop()
+
+    asyncio.run(run())
