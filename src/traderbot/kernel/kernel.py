@@ -31,7 +31,7 @@ from traderbot.kernel.strategy_context import StrategyContext
 from traderbot.model.data import Bar
 from traderbot.model.enums import OrderSide, OrderType
 from traderbot.model.instrument import Instrument
-from traderbot.model.order import Order
+from traderbot.model.order import Order, exit_order
 from traderbot.portfolio.portfolio import Portfolio
 from traderbot.risk.engine import RiskEngine, RiskLimits
 from traderbot.risk.sizing import Sizing
@@ -113,18 +113,7 @@ class Kernel:
         self, parent: Order, side: str, otype: OrderType, qty: Decimal, px: Decimal | None
     ) -> Order:
         ctx = next(c for s, c in self.strategies if s.strategy_id == parent.strategy_id)
-        return Order(
-            client_order_id=ctx.ids.generate(),
-            instrument_id=parent.instrument_id,
-            strategy_id=parent.strategy_id,
-            side=OrderSide(side),
-            type=otype,
-            quantity=qty,
-            ts_init=self.cache.now_ns,
-            price=px if otype is OrderType.LIMIT else None,
-            trigger_price=px if otype in (OrderType.STOP, OrderType.STOP_LIMIT) else None,
-            tag="take_profit" if otype is OrderType.LIMIT else "stop_loss",
-        )
+        return exit_order(parent, ctx.ids.generate(), OrderSide(side), otype, qty, px, self.cache.now_ns)
 
     def _bar_index(self, instrument_id: str) -> int:
         idx = self.cache.primary[instrument_id]

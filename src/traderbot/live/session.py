@@ -27,7 +27,7 @@ from traderbot.execution.reconcile import Reconciler, ReconciliationReport
 from traderbot.kernel.kernel import Kernel
 from traderbot.model.enums import OrderSide, OrderType, TimeInForce
 from traderbot.model.instrument import Instrument
-from traderbot.model.order import Order
+from traderbot.model.order import Order, exit_order
 from traderbot.store.db import open_engine
 from traderbot.store.journal import SqlOrderJournal
 
@@ -208,17 +208,8 @@ class TradingSession:
         self, parent: Order, side: str, otype: OrderType, qty: Decimal, px: Decimal | None
     ) -> Order:
         """A bracket exit of a filled entry (stop loss or take profit), with its own persistent id."""
-        return Order(
-            client_order_id=self._next_id(parent.strategy_id),
-            instrument_id=parent.instrument_id,
-            strategy_id=parent.strategy_id,
-            side=OrderSide(side),
-            type=otype,
-            quantity=qty,
-            ts_init=time.time_ns(),
-            price=px if otype is OrderType.LIMIT else None,
-            trigger_price=px if otype in (OrderType.STOP, OrderType.STOP_LIMIT) else None,
-            tag="take_profit" if otype is OrderType.LIMIT else "stop_loss",
+        return exit_order(
+            parent, self._next_id(parent.strategy_id), OrderSide(side), otype, qty, px, time.time_ns()
         )
 
     def submit(self, order: Order) -> str | None:

@@ -124,3 +124,22 @@ class Order:
         self.filled_qty += quantity
         self.filled_cost += price * quantity
         return True
+
+
+def exit_order(
+    parent: Order, client_order_id: str, side: OrderSide, otype: OrderType, qty: Decimal, px: Decimal | None,
+    ts: int,
+) -> Order:  # fmt: skip
+    """A bracket exit of a filled entry: a take profit (limit at `px`) or a stop loss (stop at `px`)."""
+    return Order(
+        client_order_id=client_order_id,
+        instrument_id=parent.instrument_id,
+        strategy_id=parent.strategy_id,
+        side=side,
+        type=otype,
+        quantity=qty,
+        ts_init=ts,
+        price=px if otype is OrderType.LIMIT else None,
+        trigger_price=px if otype in (OrderType.STOP, OrderType.STOP_LIMIT) else None,
+        tag="take_profit" if otype is OrderType.LIMIT else "stop_loss",
+    )
