@@ -236,7 +236,7 @@ def test_halted_state_denies_new_orders_including_reducing_ones() -> None:
     d = desk()
     d.hold(D(1000))
     d.kernel.risk.state = TradingState.HALTED
-    assert assert_denied(d, order("buy"), "TRADING_HALTED") == "TRADING_HALTED: state=halted"
+    assert assert_denied(d, order("buy"), "TRADING_HALTED") == "TRADING_HALTED: state=halted, scope=system"
     assert_denied(d, order("sell", reduce_only=True), "TRADING_HALTED")
     d.kernel.risk.state = TradingState.ACTIVE
     assert_passed(d, order("buy"))
@@ -247,7 +247,7 @@ def test_reducing_state_lets_only_reducing_orders_through() -> None:
     d.hold(D(1000))
     d.kernel.risk.state = TradingState.REDUCING
     reason = assert_denied(d, order("buy", D(100)), "REDUCE_ONLY_STATE")
-    assert reason == "REDUCE_ONLY_STATE: state=reducing"
+    assert reason == "REDUCE_ONLY_STATE: state=reducing, scope=system"
     assert_passed(d, order("sell", D(400)))
     assert_passed(d, order("sell", D(600), reduce_only=True))
 
@@ -308,7 +308,7 @@ def test_a_denial_before_the_duplicate_id_check_does_not_burn_the_client_order_i
     assert d.send(order(oid="O-TB-risk-reuse")) is None
     assert d.submitted() == ["O-TB-risk-reuse"]
     assert [e.reason for e in d.denials()] == [
-        "TRADING_HALTED: state=halted",
+        "TRADING_HALTED: state=halted, scope=system",
         "DUPLICATE_CLIENT_ORDER_ID: client_order_id=O-TB-risk-reuse",
     ]
 

@@ -34,7 +34,9 @@ from traderbot.model.instrument import Instrument
 from traderbot.model.order import Order, exit_order
 from traderbot.portfolio.portfolio import Portfolio
 from traderbot.risk.engine import RiskEngine, RiskLimits
+from traderbot.risk.kill_switch import KillSwitch
 from traderbot.risk.sizing import Sizing
+from traderbot.risk.states import TradingStates
 from traderbot.strategies.base import Strategy
 
 
@@ -52,13 +54,14 @@ class Kernel:
         risk_limits: RiskLimits | None = None,
         trader_id: str = "TB",
         journal: OrderJournal | None = None,
+        trading_states: TradingStates | None = None,
     ) -> None:
         self.trader_id = trader_id
         self.bus = MessageBus()
         self.clock = SimulatedClock()
         self.cache = Cache()
         self.portfolio = Portfolio(self.cache, self.bus, account_currency, starting_cash)
-        self.risk = RiskEngine(self.cache, self.portfolio, risk_limits)
+        self.risk = RiskEngine(self.cache, self.portfolio, risk_limits, trading_states)
         self.execution = ExecutionEngine(
             self.cache, self.bus, self.portfolio, journal, bar_index=self._bar_index
         )
@@ -66,6 +69,7 @@ class Kernel:
             self.cache, self.portfolio, venue or VenueConfig(), self.execution.on_event
         )
         self.execution.venue = self.venue
+        self.kill_switch = KillSwitch(self)
         self.execution.clock = self.clock
         self.execution.spawn_child = self._spawn_child
         self.execution.submit_child = self.send

@@ -28,8 +28,10 @@ from traderbot.kernel.kernel import Kernel
 from traderbot.model.enums import OrderSide, OrderType, TimeInForce
 from traderbot.model.instrument import Instrument
 from traderbot.model.order import Order, exit_order
+from traderbot.risk.states import TradingStates
 from traderbot.store.db import open_engine
 from traderbot.store.journal import SqlOrderJournal
+from traderbot.store.state_store import SqlStateStore
 
 _log = logging.getLogger("traderbot.session")
 
@@ -66,6 +68,7 @@ class TradingSession:
             starting_cash=config.starting_cash,
             trader_id=config.trader_id,
             journal=self.journal,
+            trading_states=TradingStates(SqlStateStore(self.db, config.trader_id)),
         )
         self.kernel.portfolio.track_marks = False
         self.clock = LiveClock()

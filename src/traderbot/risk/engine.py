@@ -10,21 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
 
 from traderbot.kernel.cache import Cache
 from traderbot.model.enums import OrderSide
 from traderbot.model.order import Order
 from traderbot.portfolio.portfolio import Portfolio
 from traderbot.risk.reasons import DenyReason
+from traderbot.risk.states import SYSTEM, TradingState, TradingStates
 
 Check = Callable[[Order], str | None]
-
-
-class TradingState(StrEnum):
-    ACTIVE = "active"
-    REDUCING = "reducing"
-    HALTED = "halted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +34,17 @@ def _deny(reason: DenyReason, context: str) -> str:
 class RiskEngine:
     """Runs the check chain; `state` is the system trading state (ACTIVE, REDUCING, HALTED)."""
 
-    def __init__(self, cache: Cache, portfolio: Portfolio, limits: RiskLimits | None = None) -> None:
+    def __init__(
+        self,
+        cache: Cache,
+        portfolio: Portfolio,
+        limits: RiskLimits | None = None,
+        states: TradingStates | None = None,
+    ) -> None:
         self.cache = cache
         self.portfolio = portfolio
         self.limits = limits or RiskLimits()
-        self.state = TradingState.ACTIVE
+        self.states = states or TradingStates(now_ns=lambda: cache.now_ns)
         self.reconciling: str | None = None  # why orders wait (set by reconciliation until it has finished)
         self._seen_ids: set[str] = set()
         self.checks: list[Check] = [
@@ -57,6 +57,15 @@ class RiskEngine:
             self._check_limits,
         ]
         self.denied = 0
+
+    @property
+    def state(self) -> TradingState:
+        """The system-wide trading state (strategies and pairs have their own in `states`)."""
+        return self.states.get(SYSTEM)
+
+    @state.setter
+    def state(self, value: TradingState) -> None:
+        self.states.set(SYSTEM, value, actor="system", reason="set in code")
 
     def check(self, order: Order) -> str | None:
         for chk in self.checks:
@@ -79,11 +88,17 @@ class RiskEngine:
         if self.reconciling is not None and not (order.parent_id and self._reduces(order)):
             # a filled entry's protective exits still go out while reconciling: never leave a position naked
             return _deny(DenyReason.RECONCILING, self.reconciling)
-        if self.state is TradingState.HALTED and not (order.parent_id and self._reduces(order)):
-            # a filled entry's own protective exits still go out: a halt must not leave a position naked
-            return _deny(DenyReason.TRADING_HALTED, f"state={self.state.value}")
-        if self.state is TradingState.REDUCING and not (order.reduce_only or self._reduces(order)):
-            return _deny(DenyReason.REDUCE_ONLY_STATE, f"state={self.state.value}")
+        if not self.states.restricted:
+            return None
+        state, scope = self.states.effective(order.strategy_id, order.instrument_id)
+        if state is TradingState.HALTED and not (
+            (order.parent_id and self._reduces(order))
+            or (order.tag == "kill_switch" and self._reduces(order))
+        ):
+            # a filled entry's own protective exits (and the kill switch's flattening) still go out
+            return _deny(DenyReason.TRADING_HALTED, f"state={state.value}, scope={scope}")
+        if state is TradingState.REDUCING and not (order.reduce_only or self._reduces(order)):
+            return _deny(DenyReason.REDUCE_ONLY_STATE, f"state={state.value}, scope={scope}")
         return None
 
     def _check_duplicate_id(self, order: Order) -> str | None:

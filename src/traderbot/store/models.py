@@ -67,3 +67,31 @@ class FillRecord(Base):
     venue_order_id: Mapped[str] = mapped_column(String(64), default="")
     ts: Mapped[int] = mapped_column(BigInteger)
     external: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TradingStateRecord(Base):
+    """The current trading state of one scope (system, strategy:<id>, pair:<id>, kill_switch)."""
+
+    __tablename__ = "trading_states"
+
+    trader_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(80), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    ts: Mapped[int] = mapped_column(BigInteger)
+
+
+class TradingStateAudit(Base):
+    """Every change of a trading state: who, why, when, from what to what."""
+
+    __tablename__ = "trading_state_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trader_id: Mapped[str] = mapped_column(String(32), index=True)
+    scope: Mapped[str] = mapped_column(String(80))
+    old: Mapped[str] = mapped_column(String(16))
+    new: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    ts: Mapped[int] = mapped_column(BigInteger)
