@@ -119,3 +119,39 @@ async def _place(broker: OandaBroker, order: Order) -> None:
         await broker.submit(order)
     finally:
         await broker.close()
+
+
+def test_risk_kill_cancels_and_flattens_at_the_broker_and_holds_until_rearmed(  # type: ignore[no-untyped-def]
+    traded, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake, db, _ids = traded
+    hand = OandaBroker(OandaConfig(account_id=ACCOUNT, token=Secret("fake-token"), rest_url=fake.url))
+    resting = Order("HAND-LIMIT-1", "EURUSD", "", get_side("buy"), get_type("limit"), Decimal(100), 0,
+                    price=Decimal("1.00000"))  # fmt: skip
+    asyncio.run(_place(hand, resting))
+    kill = [
+        "risk",
+        "kill",
+        "--broker",
+        "oanda",
+        "--db",
+        db,
+        "--flatten",
+        "--reason",
+        "drill",
+        "--actor",
+        "alice",
+    ]
+    assert main(kill) == 0
+    out = capsys.readouterr().out
+    assert "kill switch engaged: 1 orders canceled, 1 positions closed" in out
+    assert main(["positions", "--db", db, "--broker", "oanda", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {}  # flat here and at the broker
+    assert main(["risk", "state", "system", "active", "--reason", "go", "--db", db]) == 2
+    assert "kill switch is engaged: re-arm it first" in capsys.readouterr().err
+    assert main(["risk", "rearm", "--reason", "drill over", "--actor", "bob", "--db", db]) == 0
+    assert main(["risk", "history", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "alice" in out and "drill over" in out and "kill_switch" in out
+    assert main(["risk", "state", "pair:EURUSD", "sideways", "--reason", "x", "--db", db]) == 2
+    assert "trading state 'sideways' is not valid" in capsys.readouterr().err

@@ -27,12 +27,14 @@ def _register() -> None:
         return
     _registered = True
     from traderbot.cli import data as data_cli
+    from traderbot.cli import risk as risk_cli
     from traderbot.cli.backtest import backtest
     from traderbot.cli.demo import demo
     from traderbot.cli.optimize import optimize
     from traderbot.cli.orders import orders, positions, reconcile
 
     app.add_typer(data_cli.app, name="data")
+    app.add_typer(risk_cli.app, name="risk")
     app.command()(backtest)
     app.command()(optimize)
     app.command()(demo)
