@@ -70,6 +70,7 @@ class Kernel:
         )
         self.execution.venue = self.venue
         self.kill_switch = KillSwitch(self)
+        self.risk.kill_switch_engaged = lambda: self.kill_switch.engaged
         self.execution.clock = self.clock
         self.execution.spawn_child = self._spawn_child
         self.execution.submit_child = self.send

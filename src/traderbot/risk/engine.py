@@ -2,33 +2,71 @@
 
 Every order in every mode passes here before the execution engine persists and sends it. A check returns None
 (pass) or a denial text that starts with a DenyReason code and gives its context, e.g.
-`NOTIONAL_EXCEEDS_MAX: max=100000 USD, order=150000 USD`.
+`NOTIONAL_EXCEEDS_MAX: max=100000 USD, order=150000 USD`. Only configured checks are in the chain, so an
+unconfigured limit costs nothing. Order of the chain: kill switch, reconciliation and trading states, locks
+(protections, breakers, guards), the order's own validity, guards (market hours, news), the price collar, size
+and exposure limits, margin, correlation, then order flow (duplicates, throttle, rate). Exposure, margin and
+correlation checks never deny a risk-reducing order.
 """
 
 from __future__ import annotations
 
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING, Protocol
 
+from traderbot.brokers.sim.rejections import MarketHours
 from traderbot.kernel.cache import Cache
 from traderbot.model.enums import OrderSide
 from traderbot.model.order import Order
 from traderbot.portfolio.portfolio import Portfolio
-from traderbot.risk.reasons import DenyReason
+from traderbot.risk.checks_correlation import CorrelationCheck
+from traderbot.risk.checks_exposure import ExposureChecks, MarginCheck, OrderSize
+from traderbot.risk.checks_flow import FlowChecks
+from traderbot.risk.config_sections import LimitsConfig
+from traderbot.risk.locks import LockBook
+from traderbot.risk.overrides import Overrides
+from traderbot.risk.reasons import DenyReason, deny
 from traderbot.risk.states import SYSTEM, TradingState, TradingStates
 
+if TYPE_CHECKING:
+    from traderbot.risk.config import RiskConfig
+    from traderbot.risk.news import NewsBlackout
+
 Check = Callable[[Order], str | None]
+SizedCheck = Callable[[Order, OrderSize], str | None]
+RiskLimits = LimitsConfig  # the name earlier code and tests use for the per-order limits
+
+_LOCK_REASONS = {
+    "protection": DenyReason.PROTECTION_LOCK,
+    "breaker": DenyReason.CIRCUIT_BREAKER,
+    "guard": DenyReason.GUARD_LOCK,
+}
+_NS = 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
-class RiskLimits:
-    max_order_quantity: Decimal | None = None
-    max_order_notional: Decimal | None = None  # account currency
+class Denial:
+    ts: int
+    client_order_id: str
+    strategy_id: str
+    instrument_id: str
+    side: str
+    quantity: str
+    code: str
+    reason: str
 
 
-def _deny(reason: DenyReason, context: str) -> str:
-    return f"{reason.code}: {context}"
+class DenialSink(Protocol):
+    def record_denial(self, denial: Denial) -> None: ...
+
+
+def _has_position_limits(lim: LimitsConfig) -> bool:
+    names = ("max_position_quantity", "max_position_notional")
+    per_pair = any(getattr(p, n) is not None for p in lim.pairs.values() for n in names)
+    return per_pair or any(getattr(lim, n) is not None for n in names) or lim.max_open_positions is not None
 
 
 class RiskEngine:
@@ -38,25 +76,74 @@ class RiskEngine:
         self,
         cache: Cache,
         portfolio: Portfolio,
-        limits: RiskLimits | None = None,
+        limits: LimitsConfig | None = None,
         states: TradingStates | None = None,
+        locks: LockBook | None = None,
     ) -> None:
         self.cache = cache
         self.portfolio = portfolio
-        self.limits = limits or RiskLimits()
         self.states = states or TradingStates(now_ns=lambda: cache.now_ns)
+        self.locks = locks or LockBook(now_ns=lambda: cache.now_ns)
+        self.overrides = Overrides(now_ns=lambda: cache.now_ns)
         self.reconciling: str | None = None  # why orders wait (set by reconciliation until it has finished)
+        self.kill_switch_engaged: Callable[[], bool] = lambda: False  # set by the kernel's kill switch
+        self.quotes: dict[str, tuple[int, Decimal]] = {}  # live prices: instrument -> (ts, mid)
         self._seen_ids: set[str] = set()
-        self.checks: list[Check] = [
-            self._check_state,
-            self._check_duplicate_id,
-            self._check_instrument,
-            self._check_quantity,
-            self._check_prices,
-            self._check_reduce_only,
-            self._check_limits,
-        ]
         self.denied = 0
+        self.denials: Counter[str] = Counter()  # reason code -> orders denied (a backtest reports these)
+        self.recent: deque[Denial] = deque(maxlen=200)
+        self.sink: DenialSink | None = None  # live: the database
+        self.config: RiskConfig | None = None
+        self._hours = MarketHours()
+        self.news: NewsBlackout | None = None
+        self.configure_limits(limits or LimitsConfig())
+
+    # ---- configuration -------------------------------------------------------------------------------------
+    def configure_limits(self, limits: LimitsConfig) -> None:
+        """Only the size and exposure limits (the older, narrower entry point)."""
+        from traderbot.risk.config import RiskConfig
+
+        self.apply(RiskConfig(limits=limits))
+
+    def apply(self, config: RiskConfig, news: NewsBlackout | None = None) -> None:
+        """Build the whole chain from a validated configuration, then swap it in at once."""
+        cache, portfolio = self.cache, self.portfolio
+        exposure = ExposureChecks(cache, portfolio, config.limits)
+        lim = config.limits
+        pre: list[Check] = [self._check_kill_switch, self._check_state, self._check_locks, self._check_duplicate_id,
+                            self._check_instrument, self._check_quantity, self._check_prices,
+                            self._check_reduce_only]  # fmt: skip
+        if config.market_hours:
+            pre.append(self._check_market_hours)
+        if news is not None:
+            pre.append(self._check_news)
+        if config.collar is not None:
+            pre.append(self._check_collar)
+        sized: list[SizedCheck] = [exposure.check_order_size]  # every order, reducing or not
+        growing: list[SizedCheck] = []
+        if _has_position_limits(lim):
+            growing.append(exposure.check_position)
+        if lim.max_strategy_notional is not None:
+            growing.append(exposure.check_strategy)
+        if lim.max_portfolio_notional is not None:
+            growing.append(exposure.check_portfolio)
+        if lim.max_currency_exposure is not None or lim.currency_limits:
+            growing.append(exposure.check_currency)
+        if config.margin is not None:
+            growing.append(MarginCheck(cache, portfolio, exposure, config.margin).check)
+        correlation = CorrelationCheck(cache, portfolio, config.correlation) if config.correlation else None
+        flow = FlowChecks(config.flow)
+        flows: list[Callable[[Order, int], str | None]] = []
+        if config.flow.duplicate_window_s is not None:
+            flows.append(flow.check_duplicate)
+        if config.flow.max_repeats is not None:
+            flows.append(flow.check_repeats)
+        if config.flow.max_submits is not None:
+            flows.append(flow.check_submit_rate)
+        # swap everything in at once: a failure above leaves the previous chain untouched
+        self.config, self.news, self.exposure, self.flow = config, news, exposure, flow
+        self._pre, self._sized, self._growing, self._flows = pre, sized, growing, flows
+        self._correlation = correlation
 
     @property
     def state(self) -> TradingState:
@@ -67,15 +154,59 @@ class RiskEngine:
     def state(self, value: TradingState) -> None:
         self.states.set(SYSTEM, value, actor="system", reason="set in code")
 
+    # ---- the chain -----------------------------------------------------------------------------------------
     def check(self, order: Order) -> str | None:
-        for chk in self.checks:
+        reason = self._run(order)
+        if reason is not None:
+            self._record(order, reason)
+        return reason
+
+    def _run(self, order: Order) -> str | None:
+        for chk in self._pre:
             reason = chk(order)
             if reason is not None:
-                self.denied += 1
                 return reason
+        size = OrderSize(order, self.cache, self.portfolio)
+        for sized in self._sized:
+            reason = sized(order, size)
+            if reason is not None:
+                return reason
+        if (self._growing or self._correlation) and not self._reduces(order):
+            for grow in self._growing:
+                reason = grow(order, size)
+                if reason is not None:
+                    return reason
+            corr = self._correlation
+            if corr is not None and not self._bypassed("correlation", order):
+                reason = corr.check(order)
+                if reason is not None:
+                    return reason
+        if self._flows and not (order.parent_id or order.tag == "kill_switch"):
+            now = self.cache.now_ns
+            for flow in self._flows:
+                reason = flow(order, now)
+                if reason is not None:
+                    return reason
         return None
 
-    # ---- checks --------------------------------------------------------------------------------------------
+    def check_cancel(self, order: Order) -> str | None:
+        """A strategy's cancel request: only the cancel rate limit applies (the kill switch never asks)."""
+        reason = self.flow.check_cancel_rate(self.cache.now_ns)
+        if reason is not None:
+            self._record(order, reason)
+        return reason
+
+    def _record(self, order: Order, reason: str) -> None:
+        code = reason.partition(":")[0]
+        self.denied += 1
+        self.denials[code] += 1
+        d = Denial(self.cache.now_ns, order.client_order_id, order.strategy_id, order.instrument_id,
+                   order.side.value, str(order.quantity), code, reason)  # fmt: skip
+        self.recent.append(d)
+        if self.sink is not None:
+            self.sink.record_denial(d)
+
+    # ---- helpers -------------------------------------------------------------------------------------------
     def _reduces(self, order: Order) -> bool:
         """True when the order is on the closing side and cannot reverse the position through flat."""
         net = self.portfolio.net_quantity(order.instrument_id)
@@ -84,10 +215,43 @@ class RiskEngine:
             return False
         return order.reduce_only or (order.equity_fraction is None and order.quantity <= abs(net))
 
+    def _bypassed(self, guard: str, order: Order) -> bool:
+        ov = self.overrides
+        return bool(ov) and ov.bypassed(guard, order.strategy_id, order.instrument_id, self.cache.now_ns)
+
+    def reference(self, instrument_id: str) -> tuple[int, Decimal] | None:
+        """The newest known price of the pair with its time: a live quote or the last closed bar's close."""
+        c = self.cache
+        best: tuple[int, Decimal] | None = None
+        idx = c.primary.get(instrument_id)
+        if idx is not None and c.visible[idx]:
+            n = c.visible[idx]
+            s = c.series[idx]
+            best = (
+                int(s.ts_close[n - 1]),
+                c.instruments[instrument_id].price_to_decimal(float(s.close[n - 1])),
+            )
+        quote = self.quotes.get(instrument_id)
+        if quote is not None and (best is None or quote[0] >= best[0]):
+            best = quote
+        return best
+
+    def on_price(self, instrument_id: str, ts_ns: int, price: Decimal) -> None:
+        """A live price (mid) for the collar's reference."""
+        self.quotes[instrument_id] = (ts_ns, price)
+
+    # ---- checks --------------------------------------------------------------------------------------------
+    def _check_kill_switch(self, order: Order) -> str | None:
+        if not self.kill_switch_engaged():
+            return None
+        if self._reduces(order) and (order.parent_id or order.tag == "kill_switch"):
+            return None
+        return deny(DenyReason.KILL_SWITCH_ENGAGED, "re-arm it first (traderbot risk rearm --reason ...)")
+
     def _check_state(self, order: Order) -> str | None:
         if self.reconciling is not None and not (order.parent_id and self._reduces(order)):
             # a filled entry's protective exits still go out while reconciling: never leave a position naked
-            return _deny(DenyReason.RECONCILING, self.reconciling)
+            return deny(DenyReason.RECONCILING, self.reconciling)
         if not self.states.restricted:
             return None
         state, scope = self.states.effective(order.strategy_id, order.instrument_id)
@@ -96,20 +260,37 @@ class RiskEngine:
             or (order.tag == "kill_switch" and self._reduces(order))
         ):
             # a filled entry's own protective exits (and the kill switch's flattening) still go out
-            return _deny(DenyReason.TRADING_HALTED, f"state={state.value}, scope={scope}")
+            return deny(DenyReason.TRADING_HALTED, f"state={state.value}, scope={scope}")
         if state is TradingState.REDUCING and not (order.reduce_only or self._reduces(order)):
-            return _deny(DenyReason.REDUCE_ONLY_STATE, f"state={state.value}, scope={scope}")
+            return deny(DenyReason.REDUCE_ONLY_STATE, f"state={state.value}, scope={scope}")
         return None
+
+    def _check_locks(self, order: Order) -> str | None:
+        if not self.locks:
+            return None
+        lock = self.locks.effective(order.strategy_id, order.instrument_id, self.cache.now_ns)
+        if lock is None:
+            return None
+        if lock.action is TradingState.REDUCING and (order.reduce_only or self._reduces(order)):
+            return None
+        if self._reduces(order) and (order.parent_id or order.tag == "kill_switch"):
+            return None
+        guard = lock.source.partition(":")[2]
+        if lock.source.startswith("guard:") and self._bypassed(guard, order):
+            return None
+        return deny(
+            _LOCK_REASONS.get(lock.source.partition(":")[0], DenyReason.PROTECTION_LOCK), lock.describe()
+        )
 
     def _check_duplicate_id(self, order: Order) -> str | None:
         if order.client_order_id in self._seen_ids:
-            return _deny(DenyReason.DUPLICATE_CLIENT_ORDER_ID, f"client_order_id={order.client_order_id}")
+            return deny(DenyReason.DUPLICATE_CLIENT_ORDER_ID, f"client_order_id={order.client_order_id}")
         self._seen_ids.add(order.client_order_id)
         return None
 
     def _check_instrument(self, order: Order) -> str | None:
         if order.instrument_id not in self.cache.instruments:
-            return _deny(DenyReason.UNKNOWN_INSTRUMENT, f"instrument={order.instrument_id}")
+            return deny(DenyReason.UNKNOWN_INSTRUMENT, f"instrument={order.instrument_id}")
         return None
 
     def _check_quantity(self, order: Order) -> str | None:
@@ -117,15 +298,15 @@ class RiskEngine:
         if order.equity_fraction is not None:
             f = order.equity_fraction
             if not f.is_finite() or f <= 0:
-                return _deny(DenyReason.INVALID_QUANTITY, f"equity_fraction={f}")
+                return deny(DenyReason.INVALID_QUANTITY, f"equity_fraction={f}")
             return None
         if not q.is_finite() or q <= 0:
-            return _deny(DenyReason.INVALID_QUANTITY, f"quantity={q}")
+            return deny(DenyReason.INVALID_QUANTITY, f"quantity={q}")
         inst = self.cache.instruments[order.instrument_id]
         if inst.lot_size > 0 and q % inst.lot_size != 0:
-            return _deny(DenyReason.QUANTITY_PRECISION, f"lot_size={inst.lot_size}, quantity={q}")
+            return deny(DenyReason.QUANTITY_PRECISION, f"lot_size={inst.lot_size}, quantity={q}")
         if q < inst.min_quantity:
-            return _deny(DenyReason.BELOW_MIN_QUANTITY, f"min={inst.min_quantity}, quantity={q}")
+            return deny(DenyReason.BELOW_MIN_QUANTITY, f"min={inst.min_quantity}, quantity={q}")
         return None
 
     def _check_prices(self, order: Order) -> str | None:
@@ -136,9 +317,9 @@ class RiskEngine:
             if px is None:
                 continue
             if not px.is_finite() or px <= 0:
-                return _deny(DenyReason.INVALID_PRICE, f"{label}={px}")
+                return deny(DenyReason.INVALID_PRICE, f"{label}={px}")
             if px % inst.tick_size != 0:
-                return _deny(DenyReason.PRICE_PRECISION, f"tick_size={inst.tick_size}, {label}={px}")
+                return deny(DenyReason.PRICE_PRECISION, f"tick_size={inst.tick_size}, {label}={px}")
         return None
 
     def _check_reduce_only(self, order: Order) -> str | None:
@@ -146,30 +327,49 @@ class RiskEngine:
             return None
         net = self.portfolio.net_quantity(order.instrument_id)
         if not self._reduces(order) or (order.equity_fraction is None and order.quantity > abs(net)):
-            return _deny(
+            return deny(
                 DenyReason.REDUCE_ONLY_VIOLATION, f"position={net}, order={order.side.value} {order.quantity}"
             )
         return None
 
-    def _check_limits(self, order: Order) -> str | None:
-        lim = self.limits
-        if lim.max_order_quantity is None and lim.max_order_notional is None:
+    def _check_market_hours(self, order: Order) -> str | None:
+        problem = self._hours.problem(self.cache.instruments[order.instrument_id], self.cache.now_ns)
+        if not problem or self._bypassed("market_hours", order):
             return None
-        if lim.max_order_quantity is not None and order.quantity > lim.max_order_quantity:
-            return _deny(
-                DenyReason.QUANTITY_EXCEEDS_MAX, f"max={lim.max_order_quantity}, order={order.quantity}"
+        return deny(DenyReason.MARKET_CLOSED, problem.partition(": ")[2])
+
+    def _check_news(self, order: Order) -> str | None:
+        news = self.news
+        assert news is not None
+        now = self.cache.now_ns
+        event = news.active(self.cache.instruments[order.instrument_id], now)
+        if event is None or self._reduces(order) or self._bypassed("news", order):
+            return None
+        return deny(DenyReason.NEWS_BLACKOUT, news.describe(event, now))
+
+    def _check_collar(self, order: Order) -> str | None:
+        collar = self.config.collar if self.config else None
+        assert collar is not None
+        if self._reduces(order) and order.type.value == "market":
+            return None  # closing at market is never blocked by a missing quote
+        if self._bypassed("collar", order):
+            return None
+        ref = self.reference(order.instrument_id)
+        if ref is None:
+            return deny(DenyReason.NO_REFERENCE_PRICE, f"{order.instrument_id} has no price yet")
+        ts, px = ref
+        age = (self.cache.now_ns - ts) / _NS
+        if age > collar.max_age_s:
+            return deny(
+                DenyReason.STALE_REFERENCE_PRICE,
+                f"{order.instrument_id} last price {px} is {age:.0f} s old, max={collar.max_age_s} s",
             )
-        if lim.max_order_notional is not None:
-            inst = self.cache.instruments[order.instrument_id]
-            px = order.price or order.trigger_price or self.cache.last_price(order.instrument_id)
-            if px is not None:
-                notional = self.portfolio.to_account(order.quantity * px * inst.multiplier, inst.quote)
-                if order.equity_fraction is not None:
-                    notional = self.portfolio.equity() * order.equity_fraction
-                if notional > lim.max_order_notional:
-                    ccy = self.portfolio.currency
-                    return _deny(
-                        DenyReason.NOTIONAL_EXCEEDS_MAX,
-                        f"max={lim.max_order_notional} {ccy}, order={notional:.2f} {ccy}",
+        for label, p in (("price", order.price), ("trigger_price", order.trigger_price)):
+            if p is not None and px:
+                dev = abs(p - px) / px * 100
+                if dev > collar.max_deviation_pct:
+                    return deny(
+                        DenyReason.PRICE_COLLAR,
+                        f"{label}={p} is {dev:.2f}% from reference {px}, max={collar.max_deviation_pct}%",
                     )
         return None

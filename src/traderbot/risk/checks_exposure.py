@@ -1,0 +1,231 @@
+"""Pre-trade checks on what an order would hold: margin, position and exposure limits, currency exposure.
+
+Exposure is measured at the reference price (the order's limit/stop price, else the last price), in the
+account currency. The projection is the worst case: the current net position, plus every open order on the
+order's side that is not reduce-only (when `count_open_orders`), plus the order itself. A risk-reducing order
+is never denied here. Each check returns None (pass) or a denial text with its reason code and context.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from traderbot.core.money import ZERO
+from traderbot.kernel.cache import Cache
+from traderbot.model.enums import OrderSide
+from traderbot.model.instrument import AssetClass
+from traderbot.model.order import Order
+from traderbot.portfolio.portfolio import Portfolio
+from traderbot.risk.config_sections import LimitsConfig, MarginConfig
+from traderbot.risk.reasons import DenyReason, deny
+
+_TWO_CURRENCY = frozenset({AssetClass.FX, AssetClass.METAL, AssetClass.CRYPTO})
+
+
+class OrderSize:
+    """The order's quantity and price as the checks see them (an equity-fraction order is priced now)."""
+
+    __slots__ = ("price", "quantity", "signed")
+
+    def __init__(self, order: Order, cache: Cache, portfolio: Portfolio) -> None:
+        px = order.price or order.trigger_price or cache.last_price(order.instrument_id) or ZERO
+        qty = order.quantity
+        if order.equity_fraction is not None and px:
+            inst = cache.instruments[order.instrument_id]
+            qty = portfolio.equity() * order.equity_fraction / (px * inst.multiplier)
+            qty = qty / portfolio.to_account(Decimal(1), inst.quote)
+        self.price = px
+        self.quantity = qty
+        self.signed = qty if order.side is OrderSide.BUY else -qty
+
+
+class ExposureChecks:
+    def __init__(self, cache: Cache, portfolio: Portfolio, limits: LimitsConfig) -> None:
+        self.cache = cache
+        self.portfolio = portfolio
+        self.limits = limits
+
+    # ---- helpers -------------------------------------------------------------------------------------------
+    def pending(self, instrument_id: str, side: OrderSide, strategy_id: str | None = None) -> Decimal:
+        """Open quantity on one side that could still add to the position (reduce-only orders cannot)."""
+        if not self.limits.count_open_orders or not self.cache.open_ids:
+            return ZERO
+        total = ZERO
+        for o in self.cache.open_ids.values():
+            if (
+                o.instrument_id == instrument_id
+                and o.side is side
+                and not o.reduce_only
+                and (strategy_id is None or o.strategy_id == strategy_id)
+            ):
+                total += o.leaves_qty
+        return total
+
+    def notional(self, instrument_id: str, quantity: Decimal, price: Decimal | None = None) -> Decimal:
+        """|quantity| x price x multiplier in the account currency (price: the last price unless given)."""
+        inst = self.cache.instruments[instrument_id]
+        px = price if price is not None else (self.cache.last_price(instrument_id) or ZERO)
+        return self.portfolio.to_account(abs(quantity) * px * inst.multiplier, inst.quote)
+
+    def projected(self, order: Order, size: OrderSize) -> Decimal:
+        """The pair's net position if the order and the open orders on its side all filled."""
+        net = self.portfolio.net_quantity(order.instrument_id)
+        extra = self.pending(order.instrument_id, order.side)
+        return net + size.signed + (extra if order.side is OrderSide.BUY else -extra)
+
+    # ---- checks --------------------------------------------------------------------------------------------
+    def check_order_size(self, order: Order, size: OrderSize) -> str | None:
+        lim, iid = self.limits, order.instrument_id
+        max_q = lim.pair(iid, "max_order_quantity")
+        if max_q is not None and size.quantity > max_q:
+            return deny(DenyReason.QUANTITY_EXCEEDS_MAX, f"max={max_q}, order={size.quantity}")
+        max_n = lim.pair(iid, "max_order_notional")
+        if (max_n is None and lim.min_order_notional is None) or not size.price:
+            return None
+        notional = self.notional(iid, size.quantity, size.price)
+        ccy = self.portfolio.currency
+        if max_n is not None and notional > max_n:
+            return deny(DenyReason.NOTIONAL_EXCEEDS_MAX, f"max={max_n} {ccy}, order={notional:.2f} {ccy}")
+        if lim.min_order_notional is not None and notional < lim.min_order_notional:
+            return deny(
+                DenyReason.BELOW_MIN_NOTIONAL,
+                f"min={lim.min_order_notional} {ccy}, order={notional:.2f} {ccy}",
+            )
+        return None
+
+    def check_position(self, order: Order, size: OrderSize) -> str | None:
+        lim, iid, ccy = self.limits, order.instrument_id, self.portfolio.currency
+        after = self.projected(order, size)
+        max_q = lim.pair(iid, "max_position_quantity")
+        if max_q is not None and abs(after) > max_q:
+            return deny(DenyReason.POSITION_LIMIT, f"{iid} max={max_q} units, would hold {after}")
+        max_n = lim.pair(iid, "max_position_notional")
+        if max_n is not None:
+            value = self.notional(iid, after, size.price or None)
+            if value > max_n:
+                return deny(
+                    DenyReason.POSITION_LIMIT, f"{iid} max={max_n} {ccy}, would hold {value:.2f} {ccy}"
+                )
+        if lim.max_open_positions is not None and not self.portfolio.net_quantity(iid):
+            open_pairs = sum(1 for q in self.portfolio._net.values() if q)
+            if open_pairs >= lim.max_open_positions:
+                return deny(
+                    DenyReason.OPEN_POSITIONS_LIMIT,
+                    f"max={lim.max_open_positions}, open={open_pairs}, new={iid}",
+                )
+        return None
+
+    def check_strategy(self, order: Order, size: OrderSize) -> str | None:
+        limit = self.limits.max_strategy_notional
+        if limit is None:
+            return None
+        sid, total = order.strategy_id, ZERO
+        mine = [(iid, p.quantity) for (s, iid), p in self.portfolio._open.items() if s == sid]
+        held = dict(mine)
+        held.setdefault(order.instrument_id, ZERO)
+        for iid, qty in held.items():
+            if iid == order.instrument_id:
+                extra = self.pending(iid, order.side, sid)
+                qty = qty + size.signed + (extra if order.side is OrderSide.BUY else -extra)
+                total += self.notional(iid, qty, size.price or None)
+            else:
+                total += self.notional(iid, qty)
+        if total > limit:
+            ccy = self.portfolio.currency
+            return deny(
+                DenyReason.STRATEGY_EXPOSURE_LIMIT, f"{sid} max={limit} {ccy}, would hold {total:.2f} {ccy}"
+            )
+        return None
+
+    def check_portfolio(self, order: Order, size: OrderSize) -> str | None:
+        limit = self.limits.max_portfolio_notional
+        if limit is None:
+            return None
+        total = ZERO
+        for iid, net in self.portfolio._net.items():
+            if net and iid != order.instrument_id:
+                total += self.notional(iid, net)
+        total += self.notional(order.instrument_id, self.projected(order, size), size.price or None)
+        if total > limit:
+            ccy = self.portfolio.currency
+            return deny(
+                DenyReason.PORTFOLIO_EXPOSURE_LIMIT, f"max={limit} {ccy}, would hold {total:.2f} {ccy}"
+            )
+        return None
+
+    def currency_exposure(
+        self, extra: tuple[str, Decimal, Decimal | None] | None = None
+    ) -> dict[str, Decimal]:
+        """Net exposure per currency in the account currency; FX pairs count +base and -quote. `extra` adds a
+        hypothetical (instrument, signed quantity, price)."""
+        out: dict[str, Decimal] = {}
+        items: list[tuple[str, Decimal, Decimal | None]] = [
+            (iid, net, None) for iid, net in self.portfolio._net.items() if net
+        ]
+        if extra is not None:
+            items.append(extra)
+        for iid, qty, px in items:
+            inst = self.cache.instruments[iid]
+            price = px if px is not None else (self.cache.last_price(iid) or ZERO)
+            value = self.portfolio.to_account(qty * price * inst.multiplier, inst.quote)
+            if inst.asset_class in _TWO_CURRENCY:
+                out[inst.base] = out.get(inst.base, ZERO) + value
+                out[inst.quote] = out.get(inst.quote, ZERO) - value
+            else:
+                out[inst.quote] = out.get(inst.quote, ZERO) + value
+        out.pop(self.portfolio.currency, None)  # the account's own currency is not a currency risk
+        return out
+
+    def check_currency(self, order: Order, size: OrderSize) -> str | None:
+        lim = self.limits
+        if lim.max_currency_exposure is None and not lim.currency_limits:
+            return None
+        extra = self.pending(order.instrument_id, order.side)
+        signed = size.signed + (extra if order.side is OrderSide.BUY else -extra)
+        before = self.currency_exposure()
+        after = self.currency_exposure((order.instrument_id, signed, size.price or None))
+        inst = self.cache.instruments[order.instrument_id]
+        for ccy in (inst.base, inst.quote):
+            limit = lim.currency_limits.get(ccy, lim.max_currency_exposure)
+            new = abs(after.get(ccy, ZERO))
+            if limit is not None and new > limit and new > abs(before.get(ccy, ZERO)):
+                acc = self.portfolio.currency
+                return deny(
+                    DenyReason.CURRENCY_EXPOSURE_LIMIT,
+                    f"{ccy} max={limit} {acc}, would be {after[ccy]:.2f} {acc}",
+                )
+        return None
+
+
+class MarginCheck:
+    """Free margin must cover open orders' margin and this order's, keeping a share of equity free."""
+
+    def __init__(
+        self, cache: Cache, portfolio: Portfolio, exposure: ExposureChecks, config: MarginConfig
+    ) -> None:
+        self.cache = cache
+        self.portfolio = portfolio
+        self.exposure = exposure
+        self.config = config
+
+    def check(self, order: Order, size: OrderSize) -> str | None:
+        p = self.portfolio
+        needed = ZERO
+        for o in self.cache.open_ids.values():
+            if not o.reduce_only and o.client_order_id != order.client_order_id:
+                px = o.price or o.trigger_price or self.cache.last_price(o.instrument_id) or ZERO
+                needed += self._margin(o.instrument_id, o.leaves_qty, px)
+        needed += self._margin(order.instrument_id, size.quantity, size.price)
+        equity = p.equity()
+        free = equity - p.margin_used() - equity * self.config.min_free_margin_pct / 100
+        if needed > free:
+            ccy = p.currency
+            return deny(
+                DenyReason.INSUFFICIENT_MARGIN,
+                f"needs {needed:.2f} {ccy} (open orders included), free {free:.2f} {ccy}",
+            )
+        return None
+
+    def _margin(self, instrument_id: str, qty: Decimal, px: Decimal) -> Decimal:
+        inst = self.cache.instruments[instrument_id]
+        return self.portfolio.to_account(qty * px * inst.multiplier * inst.margin_rate, inst.quote)
