@@ -95,3 +95,66 @@ class TradingStateAudit(Base):
     actor: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)
     ts: Mapped[int] = mapped_column(BigInteger)
+
+
+class RiskLockRecord(Base):
+    """An active lock: a scope held REDUCING or HALTED by a protection, breaker or guard until a time."""
+
+    __tablename__ = "risk_locks"
+
+    trader_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(80), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    action: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    since: Mapped[int] = mapped_column(BigInteger)
+    until: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class RiskLockHistory(Base):
+    """Every lock set or cleared, with who and why."""
+
+    __tablename__ = "risk_lock_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trader_id: Mapped[str] = mapped_column(String(32), index=True)
+    scope: Mapped[str] = mapped_column(String(80))
+    source: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    event: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    until: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    ts: Mapped[int] = mapped_column(BigInteger)
+
+
+class RiskOverrideRecord(Base):
+    """A manual override: one guard bypassed for a scope until a time."""
+
+    __tablename__ = "risk_overrides"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trader_id: Mapped[str] = mapped_column(String(32), index=True)
+    scope: Mapped[str] = mapped_column(String(80))
+    guard: Mapped[str] = mapped_column(String(32))
+    since: Mapped[int] = mapped_column(BigInteger)
+    until: Mapped[int] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class RiskDenialRecord(Base):
+    """An order the risk engine denied, with its reason code and context."""
+
+    __tablename__ = "risk_denials"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trader_id: Mapped[str] = mapped_column(String(32), index=True)
+    ts: Mapped[int] = mapped_column(BigInteger)
+    client_order_id: Mapped[str] = mapped_column(String(64))
+    strategy_id: Mapped[str] = mapped_column(String(64))
+    instrument_id: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(8))
+    quantity: Mapped[str] = mapped_column(String(40))
+    code: Mapped[str] = mapped_column(String(40), index=True)
+    reason: Mapped[str] = mapped_column(Text)
