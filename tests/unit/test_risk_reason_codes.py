@@ -314,7 +314,7 @@ def s_currency_exposure_limit() -> None:
     d = Desk(cfg, pairs={"EURUSD": [1.1] * 30, "EURGBP": [0.85] * 30, "GBPUSD": [1.3] * 30})
     d.hold("EURUSD", D(10_000), D("1.1"))  # +11,000 USD of EUR
     reason = denied(d, order(iid="EURGBP", qty="5000"), "CURRENCY_EXPOSURE_LIMIT")  # +5,525 USD of EUR
-    assert reason.startswith("CURRENCY_EXPOSURE_LIMIT: EUR max=15000 USD")
+    assert reason.startswith("CURRENCY_EXPOSURE_LIMIT: EUR max=15000 USD, could reach 16525.00 USD")
     passes(d, order(iid="EURGBP", qty="5000", side="sell"))  # selling EUR reduces the EUR exposure
 
 

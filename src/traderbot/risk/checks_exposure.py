@@ -115,21 +115,46 @@ class ExposureChecks:
                 )
         return None
 
+    def open_by_pair(self, strategy_id: str | None = None) -> dict[str, list[Decimal]]:
+        """Open quantity that could add to positions, per pair: [buys, sells] (reduce-only orders excluded)."""
+        out: dict[str, list[Decimal]] = {}
+        if not self.limits.count_open_orders:
+            return out
+        for o in self.cache.open_ids.values():
+            if o.reduce_only or (strategy_id is not None and o.strategy_id != strategy_id):
+                continue
+            side = out.setdefault(o.instrument_id, [ZERO, ZERO])
+            side[0 if o.side is OrderSide.BUY else 1] += o.leaves_qty
+        return out
+
+    def _gross(
+        self, held: dict[str, Decimal], order: Order, size: OrderSize, strategy_id: str | None
+    ) -> Decimal:
+        """Worst-case gross notional: each pair at the larger of (held + open buys) and (held - open sells),
+        with the order added to its side."""
+        pending = self.open_by_pair(strategy_id)
+        pairs = set(held) | set(pending) | {order.instrument_id}
+        total = ZERO
+        for iid in pairs:
+            q = held.get(iid, ZERO)
+            buys, sells = pending.get(iid, (ZERO, ZERO))
+            if iid == order.instrument_id:
+                if order.side is OrderSide.BUY:
+                    buys += size.quantity
+                else:
+                    sells += size.quantity
+            worst = max(abs(q + buys), abs(q - sells))
+            px = (size.price or None) if iid == order.instrument_id else None
+            total += self.notional(iid, worst, px)
+        return total
+
     def check_strategy(self, order: Order, size: OrderSize) -> str | None:
         limit = self.limits.max_strategy_notional
         if limit is None:
             return None
-        sid, total = order.strategy_id, ZERO
-        mine = [(iid, p.quantity) for (s, iid), p in self.portfolio._open.items() if s == sid]
-        held = dict(mine)
-        held.setdefault(order.instrument_id, ZERO)
-        for iid, qty in held.items():
-            if iid == order.instrument_id:
-                extra = self.pending(iid, order.side, sid)
-                qty = qty + size.signed + (extra if order.side is OrderSide.BUY else -extra)
-                total += self.notional(iid, qty, size.price or None)
-            else:
-                total += self.notional(iid, qty)
+        sid = order.strategy_id
+        held = {iid: p.quantity for (s, iid), p in self.portfolio._open.items() if s == sid}
+        total = self._gross(held, order, size, sid)
         if total > limit:
             ccy = self.portfolio.currency
             return deny(
@@ -141,11 +166,8 @@ class ExposureChecks:
         limit = self.limits.max_portfolio_notional
         if limit is None:
             return None
-        total = ZERO
-        for iid, net in self.portfolio._net.items():
-            if net and iid != order.instrument_id:
-                total += self.notional(iid, net)
-        total += self.notional(order.instrument_id, self.projected(order, size), size.price or None)
+        held = {iid: q for iid, q in self.portfolio._net.items() if q}
+        total = self._gross(held, order, size, None)
         if total > limit:
             ccy = self.portfolio.currency
             return deny(
@@ -153,46 +175,73 @@ class ExposureChecks:
             )
         return None
 
-    def currency_exposure(
-        self, extra: tuple[str, Decimal, Decimal | None] | None = None
-    ) -> dict[str, Decimal]:
-        """Net exposure per currency in the account currency; FX pairs count +base and -quote. `extra` adds a
-        hypothetical (instrument, signed quantity, price)."""
+    def _add_currency(self, out: dict[str, Decimal], iid: str, qty: Decimal, px: Decimal | None) -> None:
+        inst = self.cache.instruments[iid]
+        price = px if px is not None else (self.cache.last_price(iid) or ZERO)
+        value = self.portfolio.to_account(qty * price * inst.multiplier, inst.quote)
+        if inst.asset_class in _TWO_CURRENCY:
+            out[inst.base] = out.get(inst.base, ZERO) + value
+            out[inst.quote] = out.get(inst.quote, ZERO) - value
+        else:
+            out[inst.quote] = out.get(inst.quote, ZERO) + value
+
+    def currency_exposure(self) -> dict[str, Decimal]:
+        """Net exposure per currency of the positions, in the account currency; FX pairs count +base, -quote."""
         out: dict[str, Decimal] = {}
-        items: list[tuple[str, Decimal, Decimal | None]] = [
-            (iid, net, None) for iid, net in self.portfolio._net.items() if net
-        ]
-        if extra is not None:
-            items.append(extra)
-        for iid, qty, px in items:
-            inst = self.cache.instruments[iid]
-            price = px if px is not None else (self.cache.last_price(iid) or ZERO)
-            value = self.portfolio.to_account(qty * price * inst.multiplier, inst.quote)
-            if inst.asset_class in _TWO_CURRENCY:
-                out[inst.base] = out.get(inst.base, ZERO) + value
-                out[inst.quote] = out.get(inst.quote, ZERO) - value
-            else:
-                out[inst.quote] = out.get(inst.quote, ZERO) + value
+        for iid, net in self.portfolio._net.items():
+            if net:
+                self._add_currency(out, iid, net, None)
         out.pop(self.portfolio.currency, None)  # the account's own currency is not a currency risk
         return out
+
+    def _currency_bounds(
+        self, extra: Order | None, size: OrderSize | None
+    ) -> dict[str, tuple[Decimal, Decimal]]:
+        """Per currency, the lowest and highest net exposure any subset of the open orders (and `extra`) could
+        produce when filled."""
+        base = self.currency_exposure()
+        lo: dict[str, Decimal] = dict(base)
+        hi: dict[str, Decimal] = dict(base)
+        moves: list[tuple[str, Decimal, Decimal | None]] = []
+        if self.limits.count_open_orders:
+            for o in self.cache.open_ids.values():
+                if not o.reduce_only:
+                    signed = o.leaves_qty if o.side is OrderSide.BUY else -o.leaves_qty
+                    moves.append((o.instrument_id, signed, o.price or o.trigger_price))
+        if extra is not None and size is not None:
+            moves.append((extra.instrument_id, size.signed, size.price or None))
+        for iid, signed, px in moves:
+            delta: dict[str, Decimal] = {}
+            self._add_currency(delta, iid, signed, px)
+            for ccy, v in delta.items():
+                if v > 0:
+                    hi[ccy] = hi.get(ccy, ZERO) + v
+                else:
+                    lo[ccy] = lo.get(ccy, ZERO) + v
+        return {
+            c: (lo.get(c, ZERO), hi.get(c, ZERO)) for c in set(lo) | set(hi) if c != self.portfolio.currency
+        }
 
     def check_currency(self, order: Order, size: OrderSize) -> str | None:
         lim = self.limits
         if lim.max_currency_exposure is None and not lim.currency_limits:
             return None
-        extra = self.pending(order.instrument_id, order.side)
-        signed = size.signed + (extra if order.side is OrderSide.BUY else -extra)
-        before = self.currency_exposure()
-        after = self.currency_exposure((order.instrument_id, signed, size.price or None))
+        before = self._currency_bounds(None, None)
+        after = self._currency_bounds(order, size)
         inst = self.cache.instruments[order.instrument_id]
         for ccy in (inst.base, inst.quote):
             limit = lim.currency_limits.get(ccy, lim.max_currency_exposure)
-            new = abs(after.get(ccy, ZERO))
-            if limit is not None and new > limit and new > abs(before.get(ccy, ZERO)):
+            if limit is None or ccy not in after:
+                continue
+            lo, hi = after[ccy]
+            new = max(abs(lo), abs(hi))
+            b_lo, b_hi = before.get(ccy, (ZERO, ZERO))
+            if new > limit and new > max(abs(b_lo), abs(b_hi)):
                 acc = self.portfolio.currency
+                worst = hi if abs(hi) >= abs(lo) else lo
                 return deny(
                     DenyReason.CURRENCY_EXPOSURE_LIMIT,
-                    f"{ccy} max={limit} {acc}, would be {after[ccy]:.2f} {acc}",
+                    f"{ccy} max={limit} {acc}, could reach {worst:.2f} {acc} (open orders included)",
                 )
         return None
 

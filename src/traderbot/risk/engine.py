@@ -128,7 +128,7 @@ class RiskEngine:
         if lim.max_portfolio_notional is not None:
             growing.append(exposure.check_portfolio)
         if lim.max_currency_exposure is not None or lim.currency_limits:
-            growing.append(exposure.check_currency)
+            sized.append(exposure.check_currency)  # every order: closing one pair can grow a currency's total
         if config.margin is not None:
             growing.append(MarginCheck(cache, portfolio, exposure, config.margin).check)
         correlation = CorrelationCheck(cache, portfolio, config.correlation) if config.correlation else None
@@ -171,7 +171,7 @@ class RiskEngine:
             reason = sized(order, size)
             if reason is not None:
                 return reason
-        if (self._growing or self._correlation) and not self._reduces(order):
+        if (self._growing or self._correlation) and not self._shrinks(order):
             for grow in self._growing:
                 reason = grow(order, size)
                 if reason is not None:
@@ -214,6 +214,23 @@ class RiskEngine:
         if not closing_side:
             return False
         return order.reduce_only or (order.equity_fraction is None and order.quantity <= abs(net))
+
+    def _shrinks(self, order: Order) -> bool:
+        """True when the order, with the open orders on its side, can only shrink both the pair's net position
+        and its strategy's own position (never through flat): such orders skip the exposure checks."""
+        if order.equity_fraction is not None:
+            return False
+        iid, side, qty = order.instrument_id, order.side, order.quantity
+        net = self.portfolio.net_quantity(iid)
+        pos = self.portfolio.positions.get((order.strategy_id, iid))
+        own = pos.quantity if pos is not None else Decimal(0)
+        selling = side is OrderSide.SELL
+        for held, strategy in ((net, None), (own, order.strategy_id)):
+            if not (held > 0 if selling else held < 0):
+                return False
+            if qty + self.exposure.pending(iid, side, strategy) > abs(held):
+                return False
+        return True
 
     def _bypassed(self, guard: str, order: Order) -> bool:
         ov = self.overrides
