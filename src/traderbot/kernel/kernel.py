@@ -185,7 +185,7 @@ class Kernel:
         times = plan[0]
         portfolio.event_index = lambda: bisect_right(times, cache.now_ns) - 1  # asked once per fill only
         bus = self.bus
-        tap = bus.has_subscribers("bars")  # other consumers (API, recorders) get every bar on topic "bars"
+        tap = bus.has_subscribers("bars")  # breakers, API, recorders get every bar on topic "bars"
         if len(per_series) == 1 and not clock._heap and not financing and not tap:
             self._run_single(times, per_series[0])
             return
@@ -201,6 +201,8 @@ class Kernel:
             visible[k] = i + 1
             if handlers or tap:
                 bar = new_bar(Bar, (iid, tf, t - tf_ns, t, c_o[i], c_h[i], c_l[i], c_c[i], c_v[i]))
+                if tap:  # before strategies: a breaker tripped by this bar already guards their orders
+                    bus.publish("bars", bar)
                 try:
                     for on_bar in handlers:
                         on_bar(bar)
@@ -209,8 +211,6 @@ class Kernel:
                 except Exception as exc:
                     failed = next((st for st in subs if st.on_bar == on_bar), subs[0])
                     raise _strategy_error(failed, t, exc) from exc
-                if tap:
-                    bus.publish("bars", bar)
 
     def _run_single(self, times: array[Any], rec: tuple[Any, ...]) -> None:
         """The same dispatch for the common case of one series and no timers: bar i is event i.
@@ -255,7 +255,7 @@ class Kernel:
         self.execution.submit_child = None
         self.execution._bar_index = _no_bar_index
         self.portfolio.event_index = lambda: -1
-        self.risk.checks = []  # bound methods of the risk engine: a cycle through it to every order
+        self.risk.dispose()  # bound methods of the risk engine: a cycle through it to every order
         self.bus = MessageBus()  # subscribers may hold the kernel's parts
 
     def _guard(self, strategy: Strategy, fn):  # type: ignore[no-untyped-def]
