@@ -51,7 +51,7 @@ def test_engage_cancels_everything_and_flattens_every_position() -> None:
     assert all(k.cache.orders[c].status is OrderStatus.CANCELED for c in report.canceled)
     assert k.risk.state is TradingState.HALTED
     late = Order("O-TB-S-9999", "X00", "S", OrderSide.BUY, OrderType.MARKET, D(1), 0)
-    assert k.risk.check(late) == "TRADING_HALTED: state=halted, scope=system"
+    assert k.risk.check(late) == "KILL_SWITCH_ENGAGED: re-arm it first (traderbot risk rearm --reason ...)"
 
 
 def test_without_flatten_positions_stay_and_nothing_new_goes_out() -> None:

@@ -10,6 +10,8 @@ asyncio loop. Answers come back through `emit` on the same loop thread, so the k
 - Fills come from the broker's transaction stream (`pump_transactions`); a lookup also replays the order's fills
   from `Broker.fills()`, then reports the broker's view so the engine settles any difference. Adapters use the
   same trade id in `fills()` and in the stream, so the engine's de-duplication by trade id holds across both.
+- `health` (optional, e.g. risk.system_breakers.SystemBreakers) hears every request's outcome and latency and
+  the stream's drops and recoveries, so circuit breakers can lock the system when the broker misbehaves.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from traderbot.brokers.base import (
     Broker,
@@ -44,6 +47,20 @@ from traderbot.model.enums import OrderStatus
 from traderbot.model.order import Order
 
 _log = logging.getLogger("traderbot.execution.broker")
+
+
+class HealthListener(Protocol):
+    """Hears the broker's health from the venue (system circuit breakers implement it)."""
+
+    def record_request(self, ok: bool) -> None: ...
+
+    def record_error(self, error: BaseException) -> None: ...
+
+    def record_latency(self, seconds: float) -> None: ...
+
+    def on_disconnect(self, now_ns: int) -> None: ...
+
+    def on_reconnect(self, now_ns: int) -> None: ...
 
 
 def fill_event(f: BrokerFill, order: Order) -> OrderFilled:
@@ -96,6 +113,11 @@ class BrokerVenue:
         self.rate_limit_retries = rate_limit_retries
         self.tasks: set[asyncio.Task[None]] = set()
         self.errors = 0
+        # health hooks (system circuit breakers): requests, latencies and the transaction stream's state
+        self.health: HealthListener | None = None
+        self.stream_up_after_s = 5.0  # a restarted stream that stays open this long (or delivers) is back
+        self._stream_down = False
+        self._up_timer: asyncio.TimerHandle | None = None
 
     # ---- the engine's Venue interface ----------------------------------------------------------------------
     def submit(self, order: Order) -> None:
@@ -124,10 +146,70 @@ class BrokerVenue:
     async def _retrying(self, call: Callable[[], Awaitable[Any]]) -> Any:
         for _ in range(self.rate_limit_retries):
             try:
-                return await call()
+                return await self._timed(call)
             except BrokerRateLimited as exc:
                 await asyncio.sleep(exc.retry_after)
-        return await call()
+        return await self._timed(call)
+
+    # ---- health hooks (system circuit breakers) ------------------------------------------------------------
+    async def _timed(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        """One broker request, its outcome and latency told to `health`. A refusal is an answer (ok); a rate
+        limit is paced here and not reported; anything else raised is a failed request."""
+        if self.health is None:
+            return await call()
+        start = time.perf_counter()
+        try:
+            result = await call()
+        except BrokerRateLimited:
+            raise
+        except BrokerRejected:
+            self._tell_health(True, time.perf_counter() - start)
+            raise
+        except Exception as exc:
+            self._tell_health(exc, None)
+            raise
+        self._tell_health(True, time.perf_counter() - start)
+        return result
+
+    def _tell_health(self, outcome: bool | Exception, seconds: float | None) -> None:
+        """A listener's failure is logged: it must never cost a broker answer."""
+        health = self.health
+        if health is None:
+            return
+        try:
+            if seconds is not None:
+                health.record_latency(seconds)
+            if isinstance(outcome, Exception):
+                health.record_error(outcome)
+            else:
+                health.record_request(outcome)
+        except Exception:
+            _log.exception("the health listener failed")
+
+    def _cancel_up_timer(self) -> None:
+        if self._up_timer is not None:
+            self._up_timer.cancel()
+            self._up_timer = None
+
+    def _stream_is_down(self) -> None:
+        self._cancel_up_timer()
+        self._stream_down = True
+        if self.health is not None:
+            try:
+                self.health.on_disconnect(self.now_ns())
+            except Exception:
+                _log.exception("the health listener failed")
+
+    def _stream_is_up(self) -> None:
+        self._cancel_up_timer()
+        if not self._stream_down:
+            return
+        self._stream_down = False
+        if self.health is not None:
+            try:
+                self.health.on_reconnect(self.now_ns())
+            except Exception:
+                _log.exception("the health listener failed")
 
     async def _submit(self, order: Order) -> None:
         # Bracket exits are traderbot's own child orders (sent when the entry fills, tracked, OCO-managed by
@@ -226,18 +308,29 @@ class BrokerVenue:
     async def pump_transactions(
         self, on_reconnect: Callable[[str], Awaitable[None]], *, retry_delay: float = 1.0
     ) -> None:
-        """Hand the broker's order events to the engine until cancelled; reconcile after every reconnect."""
+        """Hand the broker's order events to the engine until cancelled; reconcile after every reconnect.
+
+        `health` hears a drop when the stream fails or ends, and the recovery when the restarted stream
+        delivers anything or stays open `stream_up_after_s` (or the adapter reports StreamReconnected).
+        """
         while True:
+            if self._stream_down and self.health is not None:  # health hook: "back" after a quiet while
+                self._up_timer = asyncio.get_running_loop().call_later(
+                    self.stream_up_after_s, self._stream_is_up
+                )
             try:
                 async for ev in self.broker.transactions():
+                    self._stream_is_up()  # health hook
                     if isinstance(ev, StreamReconnected):
                         await on_reconnect(f"stream reconnected: {ev.reason}".rstrip(": "))
                     else:
                         self.emit(ev)
             except asyncio.CancelledError:
+                self._cancel_up_timer()
                 raise
             except Exception as exc:  # a dropped stream the adapter could not resume: restart and reconcile
                 self.errors += 1
                 _log.warning("transaction stream of %s ended: %s; reconnecting", self.broker.name, exc)
+            self._stream_is_down()  # health hook
             await asyncio.sleep(retry_delay)
             await on_reconnect("transaction stream restarted")

@@ -29,6 +29,7 @@ from traderbot.model.enums import OrderSide, OrderType, TimeInForce
 from traderbot.model.instrument import Instrument
 from traderbot.model.order import Order, exit_order
 from traderbot.risk.states import TradingStates
+from traderbot.risk.system_breakers import SystemBreakers, kill_switch_flatten
 from traderbot.store.db import open_engine
 from traderbot.store.journal import SqlOrderJournal
 from traderbot.store.state_store import SqlStateStore
@@ -58,7 +59,13 @@ class NotReconciled(UserError):
 
 
 class TradingSession:
-    def __init__(self, broker: Broker, config: SessionConfig, instruments: Sequence[Instrument] = ()) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        config: SessionConfig,
+        instruments: Sequence[Instrument] = (),
+        breakers: SystemBreakers | None = None,
+    ) -> None:
         self.broker = broker
         self.config = config
         self.db = open_engine(config.database_url)
@@ -91,6 +98,13 @@ class TradingSession:
         self._ids: dict[str, ClientOrderIdGenerator] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._recon_lock = asyncio.Lock()
+        # system circuit breakers: fed by the venue (requests, latency, stream) and the bus (rejections),
+        # polled by the timers; they lock the system in the risk engine and flatten through the kill switch
+        self.breakers = breakers
+        if breakers is not None:
+            breakers.bind(self.kernel.risk.locks, kill_switch_flatten(self.kernel))
+            breakers.attach(self.kernel.bus)
+            self.venue.health = breakers
         self.restore()
 
     # ---- state ---------------------------------------------------------------------------------------------
@@ -158,6 +172,8 @@ class TradingSession:
             await asyncio.sleep(self.config.timer_interval_s)
             self.kernel.cache.now_ns = time.time_ns()
             self.clock.fire_due()
+            if self.breakers is not None:  # time-based breaker conditions (a long disconnect)
+                self.breakers.poll(self.kernel.cache.now_ns)
             try:
                 self.journal.flush()  # status updates and fills: committed within one tick
             except Exception:
