@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -52,7 +52,7 @@ def run_backtest(spec: BacktestSpec) -> BacktestResult:
         kernel.add_data(inst, series)
     sizing = spec.sizing
     if sizing.method == "fraction" and len(spec.pairs) > 1:
-        sizing = Sizing("fraction", sizing.value / len(spec.pairs))  # all-in splits equally across pairs
+        sizing = replace(sizing, value=sizing.value / len(spec.pairs))  # all-in splits equally across pairs
     strategies = []
     for inst, _ in spec.pairs:
         strat = spec.strategy(**spec.params)

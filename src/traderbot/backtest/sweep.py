@@ -40,6 +40,12 @@ def build_cfg(
     inst: Instrument, venue: VenueConfig, sizing: Sizing, cash: Decimal, long_only: bool, ppy: int
 ) -> np.ndarray:
     """The simulator's settings as a float array, refusing what the sweep cannot mirror exactly."""
+    plain = Sizing(sizing.method, sizing.value)
+    if sizing.method not in ("fraction", "units", "risk") or sizing != plain:
+        raise UserError(
+            f"the sweep path mirrors all_in, fraction:F, units:N and plain risk:PCT sizing only, not "
+            f"{sizing.describe()!r}: use one of those or `traderbot backtest`"
+        )
     if not venue.financing.is_zero:
         raise UserError("the sweep path has no financing model: drop financing or use `traderbot backtest`")
     if isinstance(venue.slippage, FixedSlippage):

@@ -5,7 +5,7 @@ Orders go strategy -> risk engine -> execution engine -> venue; nothing bypasses
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,17 @@ from traderbot.model.enums import OrderSide, OrderType, TimeInForce
 from traderbot.model.instrument import Instrument
 from traderbot.model.order import Bracket, Order, TakeProfit
 from traderbot.model.timeframe import Timeframe
-from traderbot.risk.sizing import Sizing, atr_distance
+from traderbot.risk.sizing import Sizing
+from traderbot.risk.sizing_methods import (
+    EquityPeak,
+    bars_per_year,
+    drawdown_cut,
+    kelly_quantity,
+    order_confidence,
+    recent_pnls,
+    risk_distance,
+    vol_target_quantity,
+)
 from traderbot.strategies.base import indicator_views
 from traderbot.strategies.views import BarView, Column
 
@@ -49,6 +59,7 @@ _ORDER_KEYS = {
     "tif",
     "trailing_sl",
     "trailing_atr_sl",
+    "confidence",  # the signal's confidence in [0, 1]: scales kelly sizing
 }
 _ALGO_KEYS = {"algo", "pair"}  # an algorithm sends its own market or limit children
 
@@ -155,7 +166,7 @@ class StrategyContext:
             elif stop is not None:
                 otype = OrderType.STOP
             bracket = _bracket(kw, inst) if kw.keys() & _BRACKET_KEYS else None
-        qty, fraction, note = self._size(strategy, iid, o_side, quantity, bracket, limit or stop)
+        qty, fraction, note = self._size(strategy, iid, o_side, quantity, bracket, limit or stop, kw)
         order = Order(
             self.ids.generate(),
             inst.id,
@@ -233,30 +244,54 @@ class StrategyContext:
         quantity: Any,
         bracket: Bracket | None,
         entry: Decimal | None,
+        options: Mapping[str, Any] | None = None,
     ) -> tuple[Decimal, Decimal | None, str]:
+        """The quantity (or equity fraction, for all_in and fraction) and a note of how it was found.
+
+        Formulas: `traderbot.risk.sizing_methods`; sizes are rounded down to lots after the drawdown cut."""
         inst = self.k.cache.instruments[iid]
+        confidence = order_confidence(options.get("confidence") if options else None)
         if quantity is not None:
             q = _dec(quantity)
             return (q if q is not None else Decimal("NaN")), None, "explicit"
         s = self.sizing
+        factor: Decimal | None = None
+        dd = ""
+        if s.drawdown is not None:
+            peak: EquityPeak | None = getattr(self, "_equity_peak", None)
+            if peak is None:  # tracked from the first sized order on, and at every close of its trades
+                peak = self._equity_peak = EquityPeak(strategy.strategy_id, self.k.portfolio.equity)
+                self.k.bus.subscribe("trades", peak.on_trade)
+            factor, dd = drawdown_cut(s.drawdown, peak)
         if s.method == "fraction":
-            return ZERO, s.value, self._fraction_note
+            return ZERO, (s.value if factor is None else s.value * factor), self._fraction_note + dd
         if s.method == "units":
-            return inst.round_quantity(s.value), None, f"units:{s.value}"
+            units = s.value if factor is None else s.value * factor
+            return inst.round_quantity(units), None, f"units:{s.value}{dd}"
         px = entry or self.k.cache.last_price(iid)
         if px is None:
-            return Decimal("NaN"), None, "risk sizing without a price"
-        if bracket is not None and bracket.stop_loss is not None:
-            dist, how = abs(px - bracket.stop_loss), "stop loss distance"
+            return Decimal("NaN"), None, f"{s.method} sizing without a price"
+        equity = self.k.portfolio.equity()
+        if s.method == "risk":
+            dist, how = risk_distance(s, px, bracket, self.bar_view(iid, None))
+            if not dist.is_finite() or dist <= 0:
+                return Decimal("NaN"), None, f"risk sizing: no usable {how}"
+            per_unit = self.k.portfolio.to_account(dist * inst.multiplier, inst.quote)
+            raw = equity * s.value / 100 / per_unit
+            note = f"risk:{s.value}% equity={equity:.2f} dist={dist} ({how}){dd}"
+            return inst.round_quantity(raw if factor is None else raw * factor), None, note
+        unit_value = self.k.portfolio.to_account(px * inst.multiplier, inst.quote)
+        if s.method == "vol":
+            bars = self.bar_view(iid, None)
+            per_year = bars_per_year(inst.calendar, Timeframe.parse(bars.timeframe).seconds)
+            raw, note = vol_target_quantity(s, bars.close, per_year, equity, unit_value)
         else:
-            v = self.bar_view(iid, None)
-            dist, how = Decimal(repr(2 * atr_distance(v.high, v.low, v.close))), "2 x ATR(14)"
-        if not dist.is_finite() or dist <= 0:
-            return Decimal("NaN"), None, f"risk sizing: no usable {how}"
-        risk_money = self.k.portfolio.equity() * s.value / 100
-        per_unit = self.k.portfolio.to_account(dist * inst.multiplier, inst.quote)
-        q = inst.round_quantity(risk_money / per_unit)
-        return q, None, f"risk:{s.value}% equity={self.k.portfolio.equity():.2f} dist={dist} ({how})"
+            pnls = recent_pnls(self.k.portfolio.trades, strategy.strategy_id, iid, s.window)
+            raw, note = kelly_quantity(s, pnls, confidence, equity, unit_value)
+        if not raw.is_finite():
+            return Decimal("NaN"), None, note
+        q = inst.round_quantity(raw if factor is None else raw * factor)
+        return q, None, f"{note} price={px}{dd} -> {q} units"
 
     def _on_last_bar(self, instrument_id: str) -> bool:
         idx = self.k.cache.primary[instrument_id]
