@@ -26,6 +26,7 @@ class Cache:
         self.open_ids: dict[str, Order] = {}  # open orders only, in submission order (kept by the OMS)
         self.fills: list[Fill] = []  # accepted fills in order; duplicate trade ids are dropped
         self.now_ns = 0
+        self._px: dict[str, tuple[int, int, Decimal]] = {}  # last_price memo: (series, visible bars, price)
 
     def add_series(self, instrument: Instrument, series: BarSeries) -> int:
         self.instruments.setdefault(instrument.id, instrument)
@@ -54,8 +55,19 @@ class Cache:
         return float(self.series[idx].close[n - 1]) if n else None
 
     def last_price(self, instrument_id: str) -> Decimal | None:
-        px = self.last_close(instrument_id)
-        return None if px is None else self.instruments[instrument_id].price_to_decimal(px)
+        """The last closed bar's close as an exact Decimal (memoised until the next bar of the pair)."""
+        idx = self.primary.get(instrument_id)
+        if idx is None:
+            return None
+        n = self.visible[idx]
+        if not n:
+            return None
+        memo = self._px.get(instrument_id)
+        if memo is not None and memo[0] == idx and memo[1] == n:
+            return memo[2]
+        px = self.instruments[instrument_id].price_to_decimal(float(self.series[idx].close[n - 1]))
+        self._px[instrument_id] = (idx, n, px)
+        return px
 
     def rate(self, from_ccy: str, to_ccy: str) -> Decimal | None:
         """Conversion rate from one currency to another from the latest closes of loaded pairs, or None."""

@@ -2,11 +2,14 @@
 
 Two positions are "the same bet" when the rolling correlation of their pairs' bar log returns, signed by the
 two directions (long EURUSD and short USDCHF count as one bet), exceeds the threshold. Returns come from each
-pair's primary bar series, aligned on bar close times, over the last `lookback_bars` closed bars only: no
-look-ahead. A correlation is computed once per pair of series per new bar and reused for orders in between.
+pair's primary bar series, aligned on bar close times, over the last `lookback_bars` common closed bars only:
+no look-ahead. For speed, the two aligned return series get prefix sums (of a, b, a^2, b^2, ab) once; a
+correlation over any window is then O(1): (n Sab - Sa Sb) / sqrt((n Saa - Sa^2)(n Sbb - Sb^2)).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -18,54 +21,60 @@ from traderbot.risk.config_sections import CorrelationConfig
 from traderbot.risk.reasons import DenyReason, deny
 
 
+class _Aligned:
+    """Two series' returns on their common bar close times, with prefix sums for O(1) window statistics."""
+
+    __slots__ = ("ia", "ib", "sums")
+
+    def __init__(self, ta: np.ndarray, ca: np.ndarray, tb: np.ndarray, cb: np.ndarray) -> None:
+        _, pa, pb = np.intersect1d(ta, tb, assume_unique=True, return_indices=True)
+        # return at common point k: log(close[k] / close[k-1]) over consecutive common points
+        ra = np.diff(np.log(ca[pa]), prepend=np.nan)
+        rb = np.diff(np.log(cb[pb]), prepend=np.nan)
+        ok = np.isfinite(ra) & np.isfinite(rb)
+        ra, rb = np.where(ok, ra, 0.0), np.where(ok, rb, 0.0)
+        cols = np.stack([ok.astype(np.float64), ra, rb, ra * ra, rb * rb, ra * rb])
+        self.sums = np.concatenate([np.zeros((6, 1)), np.cumsum(cols, axis=1)], axis=1)
+        self.ia, self.ib = pa, pb  # positions in each series of the common points
+
+    def correlation(self, na: int, nb: int, lookback: int) -> float:
+        """Over the last `lookback` common points whose bars are visible (index < na in a and < nb in b)."""
+        k = min(int(self.ia.searchsorted(na)), int(self.ib.searchsorted(nb)))
+        lo = max(0, k - lookback)
+        n, sa, sb, saa, sbb, sab = (self.sums[:, k] - self.sums[:, lo]).tolist()
+        if n < 10:
+            return float("nan")
+        va, vb = n * saa - sa * sa, n * sbb - sb * sb
+        if va <= 0 or vb <= 0:
+            return float("nan")
+        return (n * sab - sa * sb) / math.sqrt(va * vb)
+
+
 class CorrelationCheck:
     def __init__(self, cache: Cache, portfolio: Portfolio, config: CorrelationConfig) -> None:
         self.cache = cache
         self.portfolio = portfolio
         self.config = config
         self.threshold = float(config.threshold)
-        self._memo: dict[tuple[str, str, int, int], float] = {}
-        self._logret: dict[int, np.ndarray] = {}
+        self._aligned: dict[tuple[int, int], _Aligned] = {}
+        self._memo: dict[tuple[int, int, int, int], float] = {}  # per pair of series and visible bars
 
     def correlation(self, a: str, b: str) -> float:
         """Correlation of the two pairs' log returns over their last common closed bars (NaN if too few)."""
         c = self.cache
         ia, ib = c.primary[a], c.primary[b]
         na, nb = c.visible[ia], c.visible[ib]
-        key = (a, b, na, nb)
-        hit = self._memo.get(key)
-        if hit is not None:
-            return hit
-        value = self._compute(ia, na, ib, nb)
-        if len(self._memo) > 50_000:
-            self._memo.clear()
-        self._memo[key] = value
+        key = (ia, ib, na, nb)
+        value = self._memo.get(key)
+        if value is None:
+            al = self._aligned.get((ia, ib))
+            if al is None:
+                sa, sb = c.series[ia], c.series[ib]
+                al = self._aligned[(ia, ib)] = _Aligned(sa.ts_close, sa.close, sb.ts_close, sb.close)
+            if len(self._memo) > 100_000:
+                self._memo.clear()
+            value = self._memo[key] = al.correlation(na, nb, self.config.lookback_bars)
         return value
-
-    def _returns(self, idx: int) -> np.ndarray:
-        r = self._logret.get(idx)
-        if r is None:  # of the whole stored series; only the visible prefix is ever read
-            close = np.asarray(self.cache.series[idx].close, dtype=np.float64)
-            r = self._logret[idx] = np.diff(np.log(close), prepend=np.nan)
-        return r
-
-    def _compute(self, ia: int, na: int, ib: int, nb: int) -> float:
-        n = self.config.lookback_bars
-        sa, sb = self.cache.series[ia], self.cache.series[ib]
-        ta, tb = sa.ts_close[max(0, na - 4 * n) : na], sb.ts_close[max(0, nb - 4 * n) : nb]
-        common, pa, pb = np.intersect1d(ta, tb, assume_unique=True, return_indices=True)
-        if len(common) < 10:
-            return float("nan")
-        pa, pb = pa[-n:] + max(0, na - 4 * n), pb[-n:] + max(0, nb - 4 * n)
-        ra, rb = self._returns(ia)[pa], self._returns(ib)[pb]
-        ok = np.isfinite(ra) & np.isfinite(rb)
-        if ok.sum() < 10:
-            return float("nan")
-        ra, rb = ra[ok], rb[ok]
-        sda, sdb = ra.std(), rb.std()
-        if sda == 0 or sdb == 0:
-            return float("nan")
-        return float(((ra - ra.mean()) * (rb - rb.mean())).mean() / (sda * sdb))
 
     def check(self, order: Order) -> str | None:
         iid = order.instrument_id

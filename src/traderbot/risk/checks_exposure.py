@@ -9,6 +9,7 @@ is never denied here. Each check returns None (pass) or a denial text with its r
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from traderbot.core.money import ZERO
 from traderbot.kernel.cache import Cache
@@ -44,6 +45,11 @@ class ExposureChecks:
         self.cache = cache
         self.portfolio = portfolio
         self.limits = limits
+        self._units: dict[str, Decimal] = {}
+        self._rates: dict[str, Decimal] = {}
+        self._gen = -1
+        self._book_key: tuple[object, ...] = ()
+        self.book: dict[object, Any] = {}  # memo of sums over the current book (see begin)
 
     # ---- helpers -------------------------------------------------------------------------------------------
     def pending(self, instrument_id: str, side: OrderSide, strategy_id: str | None = None) -> Decimal:
@@ -61,11 +67,50 @@ class ExposureChecks:
                 total += o.leaves_qty
         return total
 
+    def begin(self) -> None:
+        """Called once per order. Prices and rates are memoised until a bar closes; sums over the book (gross
+        exposure, currency bounds, margin) until the book itself changes: positions, balance or open orders
+        (compared by content, so nothing can change behind the memo's back)."""
+        c, p = self.cache, self.portfolio
+        gen = sum(c.visible)
+        if gen != self._gen:
+            self._gen = gen
+            self._units.clear()
+            self._rates.clear()
+            self.book.clear()
+        key = (
+            p.balance,
+            tuple(p._net.items()),
+            tuple((k, pos.quantity) for k, pos in p._open.items()),
+            tuple((o.client_order_id, o.leaves_qty, o.price, o.trigger_price) for o in c.open_ids.values()),
+        )
+        if key != self._book_key:
+            self._book_key = key
+            self.book.clear()
+
+    def rate(self, currency: str) -> Decimal:
+        """The currency -> account currency rate now (memoised until a bar closes)."""
+        r = self._rates.get(currency)
+        if r is None:
+            r = self._rates[currency] = self.portfolio.to_account(Decimal(1), currency)
+        return r
+
+    def unit_value(self, instrument_id: str, price: Decimal | None = None) -> Decimal:
+        """Account-currency value of one unit: price x multiplier x quote->account rate (price: the last price
+        unless given)."""
+        if price is None:
+            v = self._units.get(instrument_id)
+            if v is None:
+                inst = self.cache.instruments[instrument_id]
+                px = self.cache.last_price(instrument_id) or ZERO
+                v = self._units[instrument_id] = px * inst.multiplier * self.rate(inst.quote)
+            return v
+        inst = self.cache.instruments[instrument_id]
+        return price * inst.multiplier * self.rate(inst.quote)
+
     def notional(self, instrument_id: str, quantity: Decimal, price: Decimal | None = None) -> Decimal:
         """|quantity| x price x multiplier in the account currency (price: the last price unless given)."""
-        inst = self.cache.instruments[instrument_id]
-        px = price if price is not None else (self.cache.last_price(instrument_id) or ZERO)
-        return self.portfolio.to_account(abs(quantity) * px * inst.multiplier, inst.quote)
+        return abs(quantity) * self.unit_value(instrument_id, price)
 
     def projected(self, order: Order, size: OrderSize) -> Decimal:
         """The pair's net position if the order and the open orders on its side all filled."""
@@ -127,34 +172,46 @@ class ExposureChecks:
             side[0 if o.side is OrderSide.BUY else 1] += o.leaves_qty
         return out
 
-    def _gross(
-        self, held: dict[str, Decimal], order: Order, size: OrderSize, strategy_id: str | None
-    ) -> Decimal:
-        """Worst-case gross notional: each pair at the larger of (held + open buys) and (held - open sells),
-        with the order added to its side."""
+    def _worst(self, strategy_id: str | None) -> tuple[dict[str, tuple[Decimal, Decimal, Decimal]], Decimal]:
+        """Per pair (held, open buys, open sells) and the worst-case gross notional of the book."""
+        memo = self.book.get(("gross", strategy_id))
+        if memo is not None:
+            return memo
+        if strategy_id is None:
+            held = {iid: q for iid, q in self.portfolio._net.items() if q}
+        else:
+            held = {iid: p.quantity for (s, iid), p in self.portfolio._open.items() if s == strategy_id}
         pending = self.open_by_pair(strategy_id)
-        pairs = set(held) | set(pending) | {order.instrument_id}
+        rows: dict[str, tuple[Decimal, Decimal, Decimal]] = {}
         total = ZERO
-        for iid in pairs:
+        for iid in set(held) | set(pending):
             q = held.get(iid, ZERO)
             buys, sells = pending.get(iid, (ZERO, ZERO))
-            if iid == order.instrument_id:
-                if order.side is OrderSide.BUY:
-                    buys += size.quantity
-                else:
-                    sells += size.quantity
-            worst = max(abs(q + buys), abs(q - sells))
-            px = (size.price or None) if iid == order.instrument_id else None
-            total += self.notional(iid, worst, px)
-        return total
+            rows[iid] = (q, buys, sells)
+            total += self.notional(iid, max(abs(q + buys), abs(q - sells)))
+        memo = self.book[("gross", strategy_id)] = (rows, total)
+        return memo
+
+    def _gross(self, order: Order, size: OrderSize, strategy_id: str | None) -> Decimal:
+        """Worst-case gross notional: each pair at the larger of (held + open buys) and (held - open sells),
+        with the order added to its side (valued at the order's price)."""
+        rows, total = self._worst(strategy_id)
+        iid = order.instrument_id
+        q, buys, sells = rows.get(iid, (ZERO, ZERO, ZERO))
+        if iid in rows:
+            total -= self.notional(iid, max(abs(q + buys), abs(q - sells)))
+        if order.side is OrderSide.BUY:
+            buys += size.quantity
+        else:
+            sells += size.quantity
+        return total + self.notional(iid, max(abs(q + buys), abs(q - sells)), size.price or None)
 
     def check_strategy(self, order: Order, size: OrderSize) -> str | None:
         limit = self.limits.max_strategy_notional
         if limit is None:
             return None
         sid = order.strategy_id
-        held = {iid: p.quantity for (s, iid), p in self.portfolio._open.items() if s == sid}
-        total = self._gross(held, order, size, sid)
+        total = self._gross(order, size, sid)
         if total > limit:
             ccy = self.portfolio.currency
             return deny(
@@ -166,8 +223,7 @@ class ExposureChecks:
         limit = self.limits.max_portfolio_notional
         if limit is None:
             return None
-        held = {iid: q for iid, q in self.portfolio._net.items() if q}
-        total = self._gross(held, order, size, None)
+        total = self._gross(order, size, None)
         if total > limit:
             ccy = self.portfolio.currency
             return deny(
@@ -177,8 +233,7 @@ class ExposureChecks:
 
     def _add_currency(self, out: dict[str, Decimal], iid: str, qty: Decimal, px: Decimal | None) -> None:
         inst = self.cache.instruments[iid]
-        price = px if px is not None else (self.cache.last_price(iid) or ZERO)
-        value = self.portfolio.to_account(qty * price * inst.multiplier, inst.quote)
+        value = qty * self.unit_value(iid, px)
         if inst.asset_class in _TWO_CURRENCY:
             out[inst.base] = out.get(inst.base, ZERO) + value
             out[inst.quote] = out.get(inst.quote, ZERO) - value
@@ -194,48 +249,46 @@ class ExposureChecks:
         out.pop(self.portfolio.currency, None)  # the account's own currency is not a currency risk
         return out
 
-    def _currency_bounds(
-        self, extra: Order | None, size: OrderSize | None
-    ) -> dict[str, tuple[Decimal, Decimal]]:
-        """Per currency, the lowest and highest net exposure any subset of the open orders (and `extra`) could
-        produce when filled."""
+    def currency_bounds(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """Per currency, the lowest and highest net exposure any subset of the open orders could produce when
+        filled, on top of the positions (account currency)."""
+        memo = self.book.get("currency")
+        if memo is not None:
+            return memo
+        memo = self.book["currency"] = self._currency_bounds()
+        return memo
+
+    def _currency_bounds(self) -> dict[str, tuple[Decimal, Decimal]]:
         base = self.currency_exposure()
         lo: dict[str, Decimal] = dict(base)
         hi: dict[str, Decimal] = dict(base)
-        moves: list[tuple[str, Decimal, Decimal | None]] = []
         if self.limits.count_open_orders:
             for o in self.cache.open_ids.values():
                 if not o.reduce_only:
                     signed = o.leaves_qty if o.side is OrderSide.BUY else -o.leaves_qty
-                    moves.append((o.instrument_id, signed, o.price or o.trigger_price))
-        if extra is not None and size is not None:
-            moves.append((extra.instrument_id, size.signed, size.price or None))
-        for iid, signed, px in moves:
-            delta: dict[str, Decimal] = {}
-            self._add_currency(delta, iid, signed, px)
-            for ccy, v in delta.items():
-                if v > 0:
-                    hi[ccy] = hi.get(ccy, ZERO) + v
-                else:
-                    lo[ccy] = lo.get(ccy, ZERO) + v
+                    _spread(lo, hi, self._delta(o.instrument_id, signed, o.price or o.trigger_price))
         return {
             c: (lo.get(c, ZERO), hi.get(c, ZERO)) for c in set(lo) | set(hi) if c != self.portfolio.currency
         }
+
+    def _delta(self, iid: str, signed: Decimal, px: Decimal | None) -> dict[str, Decimal]:
+        delta: dict[str, Decimal] = {}
+        self._add_currency(delta, iid, signed, px)
+        return delta
 
     def check_currency(self, order: Order, size: OrderSize) -> str | None:
         lim = self.limits
         if lim.max_currency_exposure is None and not lim.currency_limits:
             return None
-        before = self._currency_bounds(None, None)
-        after = self._currency_bounds(order, size)
-        inst = self.cache.instruments[order.instrument_id]
-        for ccy in (inst.base, inst.quote):
+        before = self.currency_bounds()
+        delta = self._delta(order.instrument_id, size.signed, size.price or None)
+        for ccy, v in delta.items():
             limit = lim.currency_limits.get(ccy, lim.max_currency_exposure)
-            if limit is None or ccy not in after:
+            if limit is None or ccy == self.portfolio.currency:
                 continue
-            lo, hi = after[ccy]
-            new = max(abs(lo), abs(hi))
             b_lo, b_hi = before.get(ccy, (ZERO, ZERO))
+            lo, hi = (b_lo, b_hi + v) if v > 0 else (b_lo + v, b_hi)
+            new = max(abs(lo), abs(hi))
             if new > limit and new > max(abs(b_lo), abs(b_hi)):
                 acc = self.portfolio.currency
                 worst = hi if abs(hi) >= abs(lo) else lo
@@ -244,6 +297,14 @@ class ExposureChecks:
                     f"{ccy} max={limit} {acc}, could reach {worst:.2f} {acc} (open orders included)",
                 )
         return None
+
+
+def _spread(lo: dict[str, Decimal], hi: dict[str, Decimal], delta: dict[str, Decimal]) -> None:
+    for ccy, v in delta.items():
+        if v > 0:
+            hi[ccy] = hi.get(ccy, ZERO) + v
+        else:
+            lo[ccy] = lo.get(ccy, ZERO) + v
 
 
 class MarginCheck:
@@ -259,14 +320,17 @@ class MarginCheck:
 
     def check(self, order: Order, size: OrderSize) -> str | None:
         p = self.portfolio
-        needed = ZERO
-        for o in self.cache.open_ids.values():
-            if not o.reduce_only and o.client_order_id != order.client_order_id:
-                px = o.price or o.trigger_price or self.cache.last_price(o.instrument_id) or ZERO
-                needed += self._margin(o.instrument_id, o.leaves_qty, px)
-        needed += self._margin(order.instrument_id, size.quantity, size.price)
-        equity = p.equity()
-        free = equity - p.margin_used() - equity * self.config.min_free_margin_pct / 100
+        memo = self.exposure.book.get("margin")
+        if memo is None:
+            orders = ZERO
+            for o in self.cache.open_ids.values():
+                if not o.reduce_only:
+                    orders += self._margin(o.instrument_id, o.leaves_qty, o.price or o.trigger_price)
+            equity = p.equity()
+            free = equity - p.margin_used() - equity * self.config.min_free_margin_pct / 100
+            memo = self.exposure.book["margin"] = (orders, free)
+        orders, free = memo
+        needed = orders + self._margin(order.instrument_id, size.quantity, size.price or None)
         if needed > free:
             ccy = p.currency
             return deny(
@@ -275,6 +339,6 @@ class MarginCheck:
             )
         return None
 
-    def _margin(self, instrument_id: str, qty: Decimal, px: Decimal) -> Decimal:
+    def _margin(self, instrument_id: str, qty: Decimal, px: Decimal | None) -> Decimal:
         inst = self.cache.instruments[instrument_id]
-        return self.portfolio.to_account(qty * px * inst.multiplier * inst.margin_rate, inst.quote)
+        return qty * self.exposure.unit_value(instrument_id, px) * inst.margin_rate

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from traderbot.risk.currencies import check_currency
 from traderbot.risk.section import Section
@@ -55,8 +55,8 @@ class LimitsConfig(Section):
     max_currency_exposure: Decimal | None = (
         None  # per currency, |net| (FX pairs decomposed into two currencies)
     )
-    currency_limits: dict[str, Decimal] = {}  # per-currency overrides of max_currency_exposure
-    pairs: dict[str, PairLimits] = {}
+    currency_limits: dict[str, Decimal] = Field(default_factory=dict)  # per-currency max_currency_exposure
+    pairs: dict[str, PairLimits] = Field(default_factory=dict)
     count_open_orders: bool = True
 
     @field_validator("currency_limits")

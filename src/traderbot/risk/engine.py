@@ -145,6 +145,11 @@ class RiskEngine:
         self._pre, self._sized, self._growing, self._flows = pre, sized, growing, flows
         self._correlation = correlation
 
+    def dispose(self) -> None:
+        """Drop the chain (bound methods and checkers referring back to the kernel's parts)."""
+        self._pre, self._sized, self._growing, self._flows = [], [], [], []
+        self._correlation = None
+
     @property
     def state(self) -> TradingState:
         """The system-wide trading state (strategies and pairs have their own in `states`)."""
@@ -166,6 +171,7 @@ class RiskEngine:
             reason = chk(order)
             if reason is not None:
                 return reason
+        self.exposure.begin()
         size = OrderSize(order, self.cache, self.portfolio)
         for sized in self._sized:
             reason = sized(order, size)
@@ -244,10 +250,9 @@ class RiskEngine:
         if idx is not None and c.visible[idx]:
             n = c.visible[idx]
             s = c.series[idx]
-            best = (
-                int(s.ts_close[n - 1]),
-                c.instruments[instrument_id].price_to_decimal(float(s.close[n - 1])),
-            )
+            px = c.last_price(instrument_id)
+            assert px is not None
+            best = (int(s.ts[n - 1]) + s.timeframe.ns, px)
         quote = self.quotes.get(instrument_id)
         if quote is not None and (best is None or quote[0] >= best[0]):
             best = quote

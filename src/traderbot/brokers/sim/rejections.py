@@ -58,7 +58,7 @@ def precision_problem(inst: Instrument, order: Order) -> str:
 
 
 class MarketHours:
-    """Answers 'is this instrument's market open at ts?' from its session calendar, memoised per minute."""
+    """Is this instrument's market open at ts? From its session calendar, memoised per minute, a day at a time."""
 
     def __init__(self) -> None:
         self._memo: dict[tuple[str, int], bool] = {}
@@ -67,13 +67,16 @@ class MarketHours:
         name = inst.calendar
         if name.strip().lower() in {"24/7", "crypto", "always"}:
             return ""
-        key = (name, ts_ns // _MINUTE_NS)
-        is_open = self._memo.get(key)
-        if is_open is None:
-            is_open = bool(get_calendar(name).is_open(np.array([ts_ns], dtype=np.int64))[0])
-            if len(self._memo) > 100_000:
+        minute = ts_ns // _MINUTE_NS
+        is_open = self._memo.get((name, minute))
+        if is_open is None:  # the whole UTC day in one calendar call: one miss per day, not per minute
+            first = minute - minute % 1440
+            grid = (first + np.arange(1440, dtype=np.int64)) * _MINUTE_NS
+            if len(self._memo) > 200_000:
                 self._memo.clear()
-            self._memo[key] = is_open
+            for m, ok in enumerate(get_calendar(name).is_open(grid).tolist()):
+                self._memo[(name, first + m)] = bool(ok)
+            is_open = self._memo[(name, minute)]
         if is_open:
             return ""
         when = pd.Timestamp(ts_ns, tz="UTC")
