@@ -52,6 +52,7 @@ class BacktestResult:
     settings: dict[str, str] = field(default_factory=dict)
     orders: int = 0
     denied: int = 0
+    denials: dict[str, int] = field(default_factory=dict)  # orders denied per risk reason code
     rejected: int = 0
     bars: int = 0
     open_positions: int = 0  # positions still open at the end (marked to market, not closed)
@@ -89,6 +90,7 @@ class BacktestResult:
             "open_positions": self.open_positions,
             "orders": self.orders,
             "denied": self.denied,
+            "denials": self.denials,
             "rejected": self.rejected,
             "metrics": m,
             "trade_list": trade_list,

@@ -15,6 +15,7 @@ from traderbot.errors import UserError
 from traderbot.kernel.kernel import Kernel
 from traderbot.model.enums import OrderStatus
 from traderbot.model.instrument import Instrument
+from traderbot.risk.config import RiskConfig
 from traderbot.risk.engine import RiskLimits
 from traderbot.risk.sizing import Sizing
 from traderbot.strategies.base import Strategy
@@ -32,6 +33,7 @@ class BacktestSpec:
     venue: VenueConfig = field(default_factory=VenueConfig)
     sizing: Sizing = field(default_factory=lambda: Sizing.parse("all_in"))
     risk: RiskLimits | None = None
+    risk_config: RiskConfig | None = None  # the whole risk configuration (overrides `risk` when given)
     extra: list[tuple[Instrument, BarSeries]] = field(default_factory=list)
 
     def venue_has_slippage(self) -> bool:
@@ -46,6 +48,8 @@ def run_backtest(spec: BacktestSpec) -> BacktestResult:
         account_currency=currency, starting_cash=spec.cash, venue=spec.venue, risk_limits=spec.risk
     )
     kernel.finite_replay = True
+    if spec.risk_config is not None:
+        kernel.configure_risk(spec.risk_config)
     for inst, series in spec.pairs + spec.extra:
         if len(series) == 0:
             raise UserError(f"no bars for {inst.id} in the chosen range: widen --from/--to")
@@ -68,7 +72,7 @@ def run_backtest(spec: BacktestSpec) -> BacktestResult:
     logs = [line for _, ctx in kernel.strategies for line in ctx.logs]
     open_positions = sum(1 for p in kernel.portfolio.positions.values() if p.quantity)
     final_equity = str(kernel.portfolio.equity())
-    orders, denied = len(kernel.cache.orders), kernel.risk.denied
+    orders, denied, denials = len(kernel.cache.orders), kernel.risk.denied, dict(kernel.risk.denials)
     rejected = sum(1 for o in kernel.cache.orders.values() if o.status is OrderStatus.REJECTED)
     params = strategies[0].params
     kernel.dispose()
@@ -84,6 +88,7 @@ def run_backtest(spec: BacktestSpec) -> BacktestResult:
         settings=_settings(spec, currency, sizing),
         orders=orders,
         denied=denied,
+        denials=denials,
         rejected=rejected,
         bars=len(ts),
         open_positions=open_positions,

@@ -49,7 +49,17 @@ def backtest(
         str, Opt("--financing-long", help="annual % charged on longs at 22:00 UTC")
     ] = "0",
     financing_short: Annotated[str, Opt("--financing-short", help="annual % charged on shorts")] = "0",
-    sizing_text: Annotated[str, Opt("--sizing", help="all_in | fraction:F | units:N | risk:PCT")] = "all_in",
+    sizing_text: Annotated[
+        str | None,
+        Opt(
+            "--sizing",
+            help="all_in | fraction:F | units:N | risk:PCT[,atr=M] | vol:PCT | kelly:F [;dd=S:F:FLOOR]",
+        ),
+    ] = None,
+    risk_file: Annotated[
+        Path | None,
+        Opt("--risk", help="risk configuration (TOML, [risk] table): limits, guards, protections"),
+    ] = None,
     long_only: Annotated[bool, Opt("--long-only", help="never go short")] = False,
     lot_size: Annotated[str | None, Opt("--lot-size", help="round quantities to this lot")] = None,
     account_currency: Annotated[str | None, Opt("--account-currency")] = None,
@@ -74,6 +84,7 @@ def backtest(
 ) -> None:
     """Backtest a strategy with realistic costs; prints metrics and writes a trades CSV and an HTML report."""
     from traderbot.backtest.runner import BacktestSpec, run_backtest
+    from traderbot.risk.config import load_risk_config
     from traderbot.strategies.registry import get_strategy
 
     cls = get_strategy(strategy)
@@ -83,6 +94,8 @@ def backtest(
             raise UserError(f"strategy {cls.name} has no long_only parameter")
         params["long_only"] = True
     cls(**params)  # validate names and ranges before loading data
+    risk_config = load_risk_config(risk_file) if risk_file is not None else None
+    sizing_text = sizing_text or (risk_config.sizing if risk_config else None) or "all_in"
     market = load_market(pair or [], timeframe, data, start, end, lot_size, account_currency, store, drop_nan)
     spec = BacktestSpec(
         strategy=cls,
@@ -100,6 +113,7 @@ def backtest(
             check_precision=check_precision,
         ),
         sizing=sizing(sizing_text),
+        risk_config=risk_config,
     )
     for note in market.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -164,5 +178,8 @@ def print_summary(result: Any, files: dict[str, str]) -> None:
         f"(orders {result.orders}, denied {result.denied}, rejected {result.rejected}); "
         "all figures include the costs given"
     )
+    if result.denials:
+        by_check = ", ".join(f"{code} {n}" for code, n in sorted(result.denials.items(), key=lambda x: -x[1]))
+        console.print(f"denied by check: {by_check}")
     for label, path in files.items():
         console.print(f"{label}: {path}")

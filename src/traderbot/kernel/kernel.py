@@ -33,8 +33,10 @@ from traderbot.model.enums import OrderSide, OrderType
 from traderbot.model.instrument import Instrument
 from traderbot.model.order import Order, exit_order
 from traderbot.portfolio.portfolio import Portfolio
+from traderbot.risk.config import RiskConfig
 from traderbot.risk.engine import RiskEngine, RiskLimits
 from traderbot.risk.kill_switch import KillSwitch
+from traderbot.risk.setup import RiskParts, apply_risk_config
 from traderbot.risk.sizing import Sizing
 from traderbot.risk.states import TradingStates
 from traderbot.strategies.base import Strategy
@@ -71,6 +73,7 @@ class Kernel:
         self.execution.venue = self.venue
         self.kill_switch = KillSwitch(self)
         self.risk.kill_switch_engaged = lambda: self.kill_switch.engaged
+        self.risk_parts = RiskParts()  # news, protections, breakers: see configure_risk
         self.execution.clock = self.clock
         self.execution.spawn_child = self._spawn_child
         self.execution.submit_child = self.send
@@ -103,6 +106,10 @@ class Kernel:
         self._by_series.setdefault(self.cache.series_index(instrument_id), []).append(strategy)
         if type(strategy).on_fill is not Strategy.on_fill:  # only strategies that listen pay for the call
             self.execution.fill_listeners[strategy.strategy_id] = self._guard(strategy, strategy.on_fill)
+
+    def configure_risk(self, config: RiskConfig) -> RiskParts:
+        """Apply a whole, validated risk configuration (checks, guards, protections, breakers) at once."""
+        return apply_risk_config(self, config)
 
     # ---- order flow ----------------------------------------------------------------------------------------
     def send(self, order: Order) -> str | None:

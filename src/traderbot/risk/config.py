@@ -22,7 +22,12 @@ from traderbot.risk.config_sections import (
     MarginConfig,
 )
 from traderbot.risk.currencies import check_currency
+from traderbot.risk.market_breakers import MarketBreakersConfig
+from traderbot.risk.news import NewsConfig
+from traderbot.risk.protection_rules import ProtectionsSettings
 from traderbot.risk.section import Section
+from traderbot.risk.sizing import Sizing
+from traderbot.risk.system_breakers import SystemBreakersConfig
 
 
 class RiskConfig(Section):
@@ -35,6 +40,23 @@ class RiskConfig(Section):
     margin: MarginConfig | None = None
     correlation: CorrelationConfig | None = None
     market_hours: bool = False  # deny orders while the instrument's calendar says closed
+    news: NewsConfig | None = None  # blackout windows around economic releases
+    protections: ProtectionsSettings | None = None  # daily and drawdown limits (locks)
+    market: MarketBreakersConfig | None = (
+        None  # gap / stale data / spread breakers, volatility and spread guards
+    )
+    system: SystemBreakersConfig | None = None  # broker errors, rejections, latency, lost connection (live)
+    sizing: str | None = None  # default position sizing, e.g. "risk:1,atr=2;dd=5:20:0.25"
+
+    @field_validator("sizing")
+    @classmethod
+    def _sizing(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        try:
+            return Sizing.parse(v).describe()
+        except UserError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("account_currency")
     @classmethod

@@ -137,6 +137,9 @@ class SystemBreakers:
         """Count the venue's order rejections from bus topic "orders"."""
         bus.subscribe("orders", self._on_order_event)
 
+    def detach(self, bus: MessageBus) -> None:
+        bus.unsubscribe("orders", self._on_order_event)
+
     # ---- inputs --------------------------------------------------------------------------------------------
     def record_request(self, ok: bool) -> None:
         """One broker request answered (ok) or failed."""
