@@ -63,10 +63,10 @@ def test_a_bad_risk_file_is_refused_with_one_sentence_naming_the_field(
 ) -> None:
     f = tmp_path / "risk.toml"
     f.write_text("[risk.limits]\nmax_position_notional = -1\n")
-    code, out, err = _backtest(capsys, tmp_path, "--risk", str(f))
+    code, _, err = _backtest(capsys, tmp_path, "--risk", str(f))
     assert code != 0
     assert "risk.limits" in err and "positive" in err
     assert "Traceback" not in err
     f.write_text("[risk.news]\nfile = 'missing.csv'\n")
-    code, out, err = _backtest(capsys, tmp_path, "--risk", str(f))
+    code, _, err = _backtest(capsys, tmp_path, "--risk", str(f))
     assert code != 0 and "missing.csv" in err and "Traceback" not in err

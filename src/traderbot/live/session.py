@@ -28,10 +28,14 @@ from traderbot.kernel.kernel import Kernel
 from traderbot.model.enums import OrderSide, OrderType, TimeInForce
 from traderbot.model.instrument import Instrument
 from traderbot.model.order import Order, exit_order
+from traderbot.risk.config import RiskConfig
+from traderbot.risk.locks import LockBook
+from traderbot.risk.overrides import Overrides
 from traderbot.risk.states import TradingStates
 from traderbot.risk.system_breakers import SystemBreakers, kill_switch_flatten
 from traderbot.store.db import open_engine
 from traderbot.store.journal import SqlOrderJournal
+from traderbot.store.risk_store import SqlRiskStore
 from traderbot.store.state_store import SqlStateStore
 
 _log = logging.getLogger("traderbot.session")
@@ -65,6 +69,7 @@ class TradingSession:
         config: SessionConfig,
         instruments: Sequence[Instrument] = (),
         breakers: SystemBreakers | None = None,
+        risk_config: RiskConfig | None = None,
     ) -> None:
         self.broker = broker
         self.config = config
@@ -78,6 +83,15 @@ class TradingSession:
             trading_states=TradingStates(SqlStateStore(self.db, config.trader_id)),
         )
         self.kernel.portfolio.track_marks = False
+        # locks, overrides and denials live in the database: a lock or an override survives a restart
+        self.risk_store = SqlRiskStore(self.db, config.trader_id)
+        risk = self.kernel.risk
+        risk.locks = LockBook(self.risk_store, now_ns=time.time_ns)
+        risk.overrides = Overrides(self.risk_store, now_ns=time.time_ns)
+        risk.sink = self.risk_store
+        if risk_config is not None:  # the whole configuration or nothing (raises before anything runs)
+            parts = self.kernel.configure_risk(risk_config)
+            breakers = breakers or parts.system
         self.clock = LiveClock()
         self.kernel.clock = self.clock  # type: ignore[assignment]
         ex = self.kernel.execution

@@ -1,0 +1,105 @@
+"""Risk state survives a restart: locks (with reason and until), manual overrides, stored denials and the kill
+switch, all in the session's SQLite database, read back by a new session on the same file."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from tests.fakes.memory_broker import MemoryBroker
+
+from traderbot.live.session import SessionConfig, TradingSession
+from traderbot.model.instrument import get_instrument
+from traderbot.risk.config import parse_risk_config
+from traderbot.risk.states import TradingState
+from traderbot.store.db import open_engine
+from traderbot.store.risk_store import SqlRiskStore
+
+EURUSD = get_instrument("EURUSD")
+HOUR = 3_600_000_000_000
+
+
+def _session(broker: MemoryBroker, db: Path, **kw: object) -> TradingSession:
+    cfg = SessionConfig(database_url=f"sqlite:///{db}", reconcile_interval_s=3600, timer_interval_s=0.002)
+    return TradingSession(broker, cfg, [EURUSD], **kw)  # type: ignore[arg-type]
+
+
+def test_locks_overrides_denials_and_the_kill_switch_survive_a_restart(tmp_path: Path) -> None:
+    db = tmp_path / "tb.db"
+    broker = MemoryBroker()
+    until = time.time_ns() + HOUR
+
+    async def first() -> str:
+        s = _session(broker, db)
+        await s.start()
+        s.kernel.risk.locks.add("pair:EURUSD", "protection:daily_loss", TradingState.HALTED,
+                                "daily loss 523.10 USD >= max 500 USD", until_ns=until)  # fmt: skip
+        s.kernel.risk.overrides.add(
+            "pair:EURUSD", "news", until_ns=until, actor="ops", reason="NFP priced in"
+        )
+        o = s.order("S1", "EURUSD", "buy", Decimal(1000))
+        assert s.submit(o) is None and o.reason.startswith("PROTECTION_LOCK: protection:daily_loss")
+        s.kernel.kill_switch.engage(actor="ops", reason="drill")
+        await s.stop()
+        return o.client_order_id
+
+    denied_id = asyncio.run(first())
+
+    async def second() -> None:
+        s = _session(broker, db)
+        await s.start()
+        risk = s.kernel.risk
+        (lock,) = risk.locks.active()
+        assert (lock.scope, lock.source, lock.action, lock.until_ns) == (
+            "pair:EURUSD", "protection:daily_loss", TradingState.HALTED, until,
+        )  # fmt: skip
+        assert lock.reason == "daily loss 523.10 USD >= max 500 USD"
+        assert risk.overrides.bypassed("news", "S1", "EURUSD", time.time_ns())
+        assert s.kernel.kill_switch.engaged
+        o = s.order("S1", "EURUSD", "buy", Decimal(1000))
+        assert s.submit(o) is None and o.reason.startswith("KILL_SWITCH_ENGAGED")
+        s.kernel.kill_switch.rearm(actor="ops", reason="drill over")
+        o = s.order("S1", "EURUSD", "buy", Decimal(1000))
+        assert s.submit(o) is None and o.reason.startswith("PROTECTION_LOCK")  # the lock still holds
+        risk.locks.clear("pair:EURUSD", actor="ops", reason="reviewed")
+        o = s.order("S1", "EURUSD", "buy", Decimal(1000))
+        assert s.submit(o) == o.client_order_id
+        await s.stop()
+
+    asyncio.run(second())
+    store = SqlRiskStore(open_engine(f"sqlite:///{db}"), "TB")
+    denials = store.recent_denials()
+    assert [d.code for d in denials] == ["PROTECTION_LOCK", "KILL_SWITCH_ENGAGED", "PROTECTION_LOCK"]
+    assert denials[0].client_order_id == denied_id
+    events = [(e.event, e.actor) for e in store.lock_history()]
+    assert events == [("set", "protection:daily_loss"), ("cleared", "ops")]
+    assert not store.load_locks()
+
+
+def test_a_session_refuses_a_bad_risk_config_before_it_trades(tmp_path: Path) -> None:
+    import pytest
+
+    from traderbot.errors import UserError
+
+    cfg = parse_risk_config(
+        {"limits": {"max_order_quantity": 10}, "news": {"file": str(tmp_path / "gone.csv")}}
+    )
+    with pytest.raises(UserError, match="gone.csv"):
+        _session(MemoryBroker(), tmp_path / "tb.db", risk_config=cfg)
+
+
+def test_a_session_applies_its_risk_config_and_stores_denials(tmp_path: Path) -> None:
+    cfg = parse_risk_config({"limits": {"max_order_quantity": 5000}})
+
+    async def run() -> None:
+        s = _session(MemoryBroker(), tmp_path / "tb.db", risk_config=cfg)
+        await s.start()
+        o = s.order("S1", "EURUSD", "buy", Decimal(6000))
+        assert s.submit(o) is None and o.reason == "QUANTITY_EXCEEDS_MAX: max=5000, order=6000"
+        await s.stop()
+
+    asyncio.run(run())
+    (d,) = SqlRiskStore(open_engine(f"sqlite:///{tmp_path / 'tb.db'}"), "TB").recent_denials()
+    assert (d.code, d.quantity, d.side) == ("QUANTITY_EXCEEDS_MAX", "6000", "buy")
