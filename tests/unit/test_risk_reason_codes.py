@@ -220,6 +220,10 @@ def s_guard_lock() -> None:
     _lock("guard:volatility", "GUARD_LOCK")
 
 
+def s_manual_lock() -> None:
+    _lock("manual", "MANUAL_LOCK")
+
+
 def s_kill_switch_engaged() -> None:
     d = Desk()
     d.kernel.kill_switch.engage(actor="t", reason="test")

@@ -10,13 +10,16 @@ import typer
 from rich.table import Table
 
 from traderbot.cli.orders import DB_HELP, _console, database_url
+from traderbot.cli.risk_status import register
 from traderbot.errors import UserError
 from traderbot.risk.states import TradingStates, check_scope, parse_state, require_who_why
 from traderbot.store.db import open_engine
 from traderbot.store.state_store import SqlStateStore
 
 app = typer.Typer(
-    name="risk", help="Trading states, the kill switch and their history.", no_args_is_help=True
+    name="risk",
+    help="Trading states, the kill switch, locks, overrides and the risk report.",
+    no_args_is_help=True,
 )
 
 ACTOR_HELP = "Who makes the change (default: the user running the command)."
@@ -125,3 +128,6 @@ def history(
         when = pd.Timestamp(c.ts, unit="ns", tz="UTC").strftime("%Y-%m-%d %H:%M:%S")
         table.add_row(when, c.scope, c.old.value, c.new.value, c.actor, c.reason)
     _console().print(table)
+
+
+register(app)

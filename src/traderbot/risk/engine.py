@@ -43,6 +43,7 @@ _LOCK_REASONS = {
     "protection": DenyReason.PROTECTION_LOCK,
     "breaker": DenyReason.CIRCUIT_BREAKER,
     "guard": DenyReason.GUARD_LOCK,
+    "manual": DenyReason.MANUAL_LOCK,
 }
 _NS = 1_000_000_000
 

@@ -24,6 +24,7 @@ class DenyReason(StrEnum):
         "a circuit breaker (gap, stale data, spread, broker errors, latency) tripped for the scope"
     )
     GUARD_LOCK = "a trading guard (volatility spike, spread) locked the scope"
+    MANUAL_LOCK = "a person locked the scope for a while (traderbot risk lock)"
     KILL_SWITCH_ENGAGED = (
         "the kill switch is engaged: only its own flattening orders and protective exits pass"
     )
