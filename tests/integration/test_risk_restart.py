@@ -86,7 +86,7 @@ def test_a_session_refuses_a_bad_risk_config_before_it_trades(tmp_path: Path) ->
     cfg = parse_risk_config(
         {"limits": {"max_order_quantity": 10}, "news": {"file": str(tmp_path / "gone.csv")}}
     )
-    with pytest.raises(UserError, match="gone.csv"):
+    with pytest.raises(UserError, match=r"gone\.csv"):
         _session(MemoryBroker(), tmp_path / "tb.db", risk_config=cfg)
 
 
