@@ -155,7 +155,14 @@ def report(
 def side_benchmarks() -> list[str]:
     lines = []
     env = {**os.environ, "PYTHONPATH": str(ROOT.parent)}
-    for script in ("bench_import.py", "bench_qfh.py", "bench_orders.py", "bench_paper.py", "bench_kill.py"):
+    for script in (
+        "bench_import.py",
+        "bench_qfh.py",
+        "bench_orders.py",
+        "bench_paper.py",
+        "bench_kill.py",
+        "bench_risk.py",
+    ):
         proc = subprocess.run(
             [sys.executable, str(ROOT / script)], capture_output=True, text=True, check=False, env=env
         )
