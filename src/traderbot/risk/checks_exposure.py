@@ -67,10 +67,10 @@ class ExposureChecks:
                 total += o.leaves_qty
         return total
 
-    def begin(self) -> None:
-        """Called once per order. Prices and rates are memoised until a bar closes; sums over the book (gross
-        exposure, currency bounds, margin) until the book itself changes: positions, balance or open orders
-        (compared by content, so nothing can change behind the memo's back)."""
+    def begin(self, book: bool) -> None:
+        """Called once per order. Prices and rates are memoised until a bar closes; with `book`, sums over the
+        book (gross exposure, currency bounds, margin) until the book itself changes: positions, balance or open
+        orders (compared by content, so nothing can change behind the memo's back)."""
         c, p = self.cache, self.portfolio
         gen = sum(c.visible)
         if gen != self._gen:
@@ -78,6 +78,8 @@ class ExposureChecks:
             self._units.clear()
             self._rates.clear()
             self.book.clear()
+        if not book:
+            return
         key = (
             p.balance,
             tuple(p._net.items()),

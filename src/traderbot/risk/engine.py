@@ -120,7 +120,9 @@ class RiskEngine:
             pre.append(self._check_news)
         if config.collar is not None:
             pre.append(self._check_collar)
-        sized: list[SizedCheck] = [exposure.check_order_size]  # every order, reducing or not
+        sized: list[SizedCheck] = []  # every order, reducing or not
+        if lim.max_order_quantity or lim.max_order_notional or lim.min_order_notional or lim.pairs:
+            sized.append(exposure.check_order_size)
         growing: list[SizedCheck] = []
         if _has_position_limits(lim):
             growing.append(exposure.check_position)
@@ -141,7 +143,9 @@ class RiskEngine:
             flows.append(flow.check_repeats)
         if config.flow.max_submits is not None:
             flows.append(flow.check_submit_rate)
+        book = bool(set(growing) - {exposure.check_position}) or exposure.check_currency in sized
         # swap everything in at once: a failure above leaves the previous chain untouched
+        self._book = book
         self.config, self.news, self.exposure, self.flow = config, news, exposure, flow
         self._pre, self._sized, self._growing, self._flows = pre, sized, growing, flows
         self._correlation = correlation
@@ -172,12 +176,15 @@ class RiskEngine:
             reason = chk(order)
             if reason is not None:
                 return reason
-        self.exposure.begin()
-        size = OrderSize(order, self.cache, self.portfolio)
-        for sized in self._sized:
-            reason = sized(order, size)
-            if reason is not None:
-                return reason
+        if not (self._sized or self._growing or self._correlation or self._flows):
+            return None
+        if self._sized or self._growing:
+            self.exposure.begin(self._book)
+            size = OrderSize(order, self.cache, self.portfolio)
+            for sized in self._sized:
+                reason = sized(order, size)
+                if reason is not None:
+                    return reason
         if (self._growing or self._correlation) and not self._shrinks(order):
             for grow in self._growing:
                 reason = grow(order, size)
