@@ -74,6 +74,12 @@ def check_invariants(k: Kernel) -> None:
     for ccy, value in x.currency_exposure().items():
         assert abs(value) <= LIMITS.max_currency_exposure, (ccy, value)
     assert sum(1 for q in p._net.values() if q) <= LIMITS.max_open_positions
+    # the incremental open-order book agrees with a scan of the open orders
+    scan: dict[tuple[str, OrderSide], D] = {}
+    for o in k.cache.open_ids.values():
+        if not o.reduce_only:
+            scan[(o.instrument_id, o.side)] = scan.get((o.instrument_id, o.side), D(0)) + o.leaves_qty
+    assert k.risk.exposure.open.side == {key: q for key, q in scan.items() if q}
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -283,7 +283,6 @@ class ExecutionEngine:
         ):  # logged with the order id; a venue's stray event must not stop trading
             self.illegal_events += 1
             return
-        self.cache.track(order)
         if isinstance(event, OrderAccepted) and event.venue_order_id:
             order.venue_order_id = event.venue_order_id
         elif isinstance(event, OrderUpdated):
@@ -293,6 +292,7 @@ class ExecutionEngine:
                 order.price = event.price
             if event.trigger_price is not None:
                 order.trigger_price = event.trigger_price
+        self.cache.track(order)  # after any amendment: listeners see the order as it now is
         if self.ack_timeout_ns and order.status not in _AWAITING:
             self._settled(order)
         self.journal.update(order, event.ts)

@@ -5,6 +5,7 @@ Only the kernel thread writes it. Readers (strategies, risk, venue) see bars up 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import numpy as np
@@ -26,7 +27,10 @@ class Cache:
         self.open_ids: dict[str, Order] = {}  # open orders only, in submission order (kept by the OMS)
         self.fills: list[Fill] = []  # accepted fills in order; duplicate trade ids are dropped
         self.now_ns = 0
-        self._px: dict[str, tuple[int, int, Decimal]] = {}  # last_price memo: (series, visible bars, price)
+        self._px: dict[str, tuple[int, int, Decimal]] = {}
+        self.order_listener: Callable[[Order], None] | None = (
+            None  # told of every order change (risk book)  # last_price memo: (series, visible bars, price)
+        )
 
     def add_series(self, instrument: Instrument, series: BarSeries) -> int:
         self.instruments.setdefault(instrument.id, instrument)
@@ -95,6 +99,8 @@ class Cache:
             self.open_ids[order.client_order_id] = order
         else:
             self.open_ids.pop(order.client_order_id, None)
+        if self.order_listener is not None:
+            self.order_listener(order)
 
     def series_index(self, instrument_id: str, timeframe_ns: int | None = None) -> int:
         if timeframe_ns is None:

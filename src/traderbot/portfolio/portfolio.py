@@ -49,6 +49,7 @@ class Portfolio:
         self.financing = ZERO
         self.marks = EquityMarks()
         self.event_index: Callable[[], int] = lambda: -1  # the kernel's schedule position, set by the kernel
+        self.version = 0  # bumped on every fill and charge: memoised risk sums know when to recompute
         self.track_marks = True  # backtests: record holdings per event for the equity curve (not when live)
 
     # ---- conversion -----------------------------------------------------------------------------------------
@@ -78,6 +79,7 @@ class Portfolio:
 
     def on_fill(self, fill: OrderFilled, bar_index: int) -> None:
         """Book a fill: commission, position change, realised P&L of closed lots, trade-list rows."""
+        self.version += 1
         inst = self.cache.instruments[fill.instrument_id]
         commission = self.to_account(fill.commission, fill.commission_currency or inst.quote)
         self.balance -= commission
@@ -128,6 +130,7 @@ class Portfolio:
         self._mark()
 
     def charge_financing(self, strategy_id: str, instrument_id: str, amount_quote: Decimal) -> None:
+        self.version += 1
         inst = self.cache.instrument(instrument_id)
         cost = self.to_account(amount_quote, inst.quote)
         self.balance -= cost

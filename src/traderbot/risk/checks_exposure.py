@@ -18,6 +18,7 @@ from traderbot.model.instrument import AssetClass
 from traderbot.model.order import Order
 from traderbot.portfolio.portfolio import Portfolio
 from traderbot.risk.config_sections import LimitsConfig, MarginConfig
+from traderbot.risk.open_book import OpenOrderBook
 from traderbot.risk.reasons import DenyReason, deny
 
 _TWO_CURRENCY = frozenset({AssetClass.FX, AssetClass.METAL, AssetClass.CRYPTO})
@@ -48,24 +49,16 @@ class ExposureChecks:
         self._units: dict[str, Decimal] = {}
         self._rates: dict[str, Decimal] = {}
         self._gen = -1
-        self._book_key: tuple[object, ...] = ()
+        self._book_key: tuple[int, int] = (-1, -1)
+        self.open = OpenOrderBook()  # kept in step by Cache.track once the engine installs it
         self.book: dict[object, Any] = {}  # memo of sums over the current book (see begin)
 
     # ---- helpers -------------------------------------------------------------------------------------------
     def pending(self, instrument_id: str, side: OrderSide, strategy_id: str | None = None) -> Decimal:
         """Open quantity on one side that could still add to the position (reduce-only orders cannot)."""
-        if not self.limits.count_open_orders or not self.cache.open_ids:
+        if not self.limits.count_open_orders:
             return ZERO
-        total = ZERO
-        for o in self.cache.open_ids.values():
-            if (
-                o.instrument_id == instrument_id
-                and o.side is side
-                and not o.reduce_only
-                and (strategy_id is None or o.strategy_id == strategy_id)
-            ):
-                total += o.leaves_qty
-        return total
+        return self.open.pending(instrument_id, side, strategy_id)
 
     def begin(self, book: bool) -> None:
         """Called once per order. Prices and rates are memoised until a bar closes; with `book`, sums over the
@@ -80,12 +73,7 @@ class ExposureChecks:
             self.book.clear()
         if not book:
             return
-        key = (
-            p.balance,
-            tuple(p._net.items()),
-            tuple((k, pos.quantity) for k, pos in p._open.items()),
-            tuple((o.client_order_id, o.leaves_qty, o.price, o.trigger_price) for o in c.open_ids.values()),
-        )
+        key = (self.open.version, p.version)
         if key != self._book_key:
             self._book_key = key
             self.book.clear()
@@ -164,15 +152,9 @@ class ExposureChecks:
 
     def open_by_pair(self, strategy_id: str | None = None) -> dict[str, list[Decimal]]:
         """Open quantity that could add to positions, per pair: [buys, sells] (reduce-only orders excluded)."""
-        out: dict[str, list[Decimal]] = {}
         if not self.limits.count_open_orders:
-            return out
-        for o in self.cache.open_ids.values():
-            if o.reduce_only or (strategy_id is not None and o.strategy_id != strategy_id):
-                continue
-            side = out.setdefault(o.instrument_id, [ZERO, ZERO])
-            side[0 if o.side is OrderSide.BUY else 1] += o.leaves_qty
-        return out
+            return {}
+        return self.open.by_pair(strategy_id)
 
     def _worst(self, strategy_id: str | None) -> tuple[dict[str, tuple[Decimal, Decimal, Decimal]], Decimal]:
         """Per pair (held, open buys, open sells) and the worst-case gross notional of the book."""
@@ -264,11 +246,9 @@ class ExposureChecks:
         base = self.currency_exposure()
         lo: dict[str, Decimal] = dict(base)
         hi: dict[str, Decimal] = dict(base)
-        if self.limits.count_open_orders:
-            for o in self.cache.open_ids.values():
-                if not o.reduce_only:
-                    signed = o.leaves_qty if o.side is OrderSide.BUY else -o.leaves_qty
-                    _spread(lo, hi, self._delta(o.instrument_id, signed, o.price or o.trigger_price))
+        if self.limits.count_open_orders:  # open orders valued at the current price
+            for (iid, side), q in self.open.side.items():
+                _spread(lo, hi, self._delta(iid, q if side is OrderSide.BUY else -q, None))
         return {
             c: (lo.get(c, ZERO), hi.get(c, ZERO)) for c in set(lo) | set(hi) if c != self.portfolio.currency
         }
@@ -325,9 +305,8 @@ class MarginCheck:
         memo = self.exposure.book.get("margin")
         if memo is None:
             orders = ZERO
-            for o in self.cache.open_ids.values():
-                if not o.reduce_only:
-                    orders += self._margin(o.instrument_id, o.leaves_qty, o.price or o.trigger_price)
+            for (iid, _), q in self.exposure.open.side.items():  # open orders at the current price
+                orders += self._margin(iid, q, None)
             equity = p.equity()
             free = equity - p.margin_used() - equity * self.config.min_free_margin_pct / 100
             memo = self.exposure.book["margin"] = (orders, free)

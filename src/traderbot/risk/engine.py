@@ -148,12 +148,18 @@ class RiskEngine:
         self._book = book
         self.config, self.news, self.exposure, self.flow = config, news, exposure, flow
         self._pre, self._sized, self._growing, self._flows = pre, sized, growing, flows
+        if growing or exposure.check_currency in sized:  # the margin check counts open orders regardless
+            exposure.open.rebuild(cache.open_ids.values())
+            cache.order_listener = exposure.open.on_order
+        else:
+            cache.order_listener = None
         self._correlation = correlation
 
     def dispose(self) -> None:
         """Drop the chain (bound methods and checkers referring back to the kernel's parts)."""
         self._pre, self._sized, self._growing, self._flows = [], [], [], []
         self._correlation = None
+        self.cache.order_listener = None
 
     @property
     def state(self) -> TradingState:

@@ -1,0 +1,71 @@
+"""Open-order quantities per pair and side (and per strategy), kept in step with every order change.
+
+The cache calls `on_order` from `track` (after any status, fill or amendment of an order), so the exposure
+checks read the open quantity on a side with one dictionary lookup instead of scanning every open order.
+Reduce-only orders are left out: they can only shrink a position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from traderbot.core.money import ZERO
+from traderbot.model.enums import OrderSide
+from traderbot.model.order import Order
+
+
+class OpenOrderBook:
+    def __init__(self) -> None:
+        self._contrib: dict[str, tuple[str, str, OrderSide, Decimal]] = {}
+        self.side: dict[tuple[str, OrderSide], Decimal] = {}  # (pair, side) -> open quantity
+        self.by_strategy: dict[tuple[str, str, OrderSide], Decimal] = {}  # (strategy, pair, side) -> quantity
+        self.version = 0
+
+    def rebuild(self, orders: Iterable[Order]) -> None:
+        self._contrib.clear()
+        self.side.clear()
+        self.by_strategy.clear()
+        for o in orders:
+            self.on_order(o)
+
+    def on_order(self, order: Order) -> None:
+        self.version += 1
+        old = self._contrib.pop(order.client_order_id, None)
+        if old is not None:
+            self._add(*old, sign=-1)
+        if order.status.is_open and not order.reduce_only:
+            new = (order.instrument_id, order.strategy_id, order.side, order.leaves_qty)
+            self._contrib[order.client_order_id] = new
+            self._add(*new, sign=1)
+
+    def _add(self, iid: str, sid: str, side: OrderSide, qty: Decimal, *, sign: int) -> None:
+        q = qty if sign > 0 else -qty
+        k1 = (iid, side)
+        v = self.side.get(k1, ZERO) + q
+        if v:
+            self.side[k1] = v
+        else:
+            self.side.pop(k1, None)
+        k2 = (sid, iid, side)
+        v = self.by_strategy.get(k2, ZERO) + q
+        if v:
+            self.by_strategy[k2] = v
+        else:
+            self.by_strategy.pop(k2, None)
+
+    def pending(self, iid: str, side: OrderSide, strategy_id: str | None = None) -> Decimal:
+        if strategy_id is None:
+            return self.side.get((iid, side), ZERO)
+        return self.by_strategy.get((strategy_id, iid, side), ZERO)
+
+    def by_pair(self, strategy_id: str | None = None) -> dict[str, list[Decimal]]:
+        out: dict[str, list[Decimal]] = {}
+        if strategy_id is None:
+            for (iid, side), q in self.side.items():
+                out.setdefault(iid, [ZERO, ZERO])[0 if side is OrderSide.BUY else 1] += q
+        else:
+            for (sid, iid, side), q in self.by_strategy.items():
+                if sid == strategy_id:
+                    out.setdefault(iid, [ZERO, ZERO])[0 if side is OrderSide.BUY else 1] += q
+        return out
