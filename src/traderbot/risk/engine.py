@@ -64,6 +64,12 @@ class DenialSink(Protocol):
     def record_denial(self, denial: Denial) -> None: ...
 
 
+def _exempt(order: Order) -> bool:
+    """A filled entry's protective exit or the kill switch's flattening: let through halts and locks when it
+    reduces, never throttled."""
+    return bool(order.parent_id) or order.tag == "kill_switch"
+
+
 def _has_position_limits(lim: LimitsConfig) -> bool:
     names = ("max_position_quantity", "max_position_notional")
     per_pair = any(getattr(p, n) is not None for p in lim.pairs.values() for n in names)
@@ -201,7 +207,7 @@ class RiskEngine:
                 reason = corr.check(order)
                 if reason is not None:
                     return reason
-        if self._flows and not (order.parent_id or order.tag == "kill_switch"):
+        if self._flows and not _exempt(order):
             now = self.cache.now_ns
             for flow in self._flows:
                 reason = flow(order, now)
@@ -280,7 +286,7 @@ class RiskEngine:
     def _check_kill_switch(self, order: Order) -> str | None:
         if not self.kill_switch_engaged():
             return None
-        if self._reduces(order) and (order.parent_id or order.tag == "kill_switch"):
+        if _exempt(order) and self._reduces(order):
             return None
         return deny(DenyReason.KILL_SWITCH_ENGAGED, "re-arm it first (traderbot risk rearm --reason ...)")
 
@@ -291,10 +297,7 @@ class RiskEngine:
         if not self.states.restricted:
             return None
         state, scope = self.states.effective(order.strategy_id, order.instrument_id)
-        if state is TradingState.HALTED and not (
-            (order.parent_id and self._reduces(order))
-            or (order.tag == "kill_switch" and self._reduces(order))
-        ):
+        if state is TradingState.HALTED and not (_exempt(order) and self._reduces(order)):
             # a filled entry's own protective exits (and the kill switch's flattening) still go out
             return deny(DenyReason.TRADING_HALTED, f"state={state.value}, scope={scope}")
         if state is TradingState.REDUCING and not (order.reduce_only or self._reduces(order)):
@@ -309,7 +312,7 @@ class RiskEngine:
             return None
         if lock.action is TradingState.REDUCING and (order.reduce_only or self._reduces(order)):
             return None
-        if self._reduces(order) and (order.parent_id or order.tag == "kill_switch"):
+        if _exempt(order) and self._reduces(order):
             return None
         guard = lock.source.partition(":")[2]
         if lock.source.startswith("guard:") and self._bypassed(guard, order):

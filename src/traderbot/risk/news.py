@@ -18,14 +18,12 @@ from pathlib import Path
 from pydantic import field_validator
 
 from traderbot.model.instrument import AssetClass, Instrument
+from traderbot.risk.currencies import KNOWN_CURRENCIES
 from traderbot.risk.section import Section
 
-# ISO 4217 codes in common use (G20, FX majors and minors, Gulf, emerging markets), CNH (offshore yuan, an FX
-# market convention rather than ISO), precious metals, and the crypto assets traded against them.
-_CODES = """USD EUR JPY GBP CHF CAD AUD NZD CNY CNH HKD SGD SEK NOK DKK ISK PLN CZK HUF RON BGN RSD TRY RUB UAH
-    KZT ILS ZAR EGP NGN KES GHS MAD TND SAR AED QAR KWD BHD OMR JOD INR PKR BDT LKR IDR MYR THB PHP VND KRW TWD
-    MXN BRL ARS CLP COP PEN UYU XAU XAG XPT XPD BTC ETH USDT USDC"""
-ISO_CURRENCIES: frozenset[str] = frozenset(_CODES.split())
+# The same currency list as the risk configuration, less ALL (Albanian lek): calendar exports use "All" for
+# events that concern every country, which must be refused rather than read as the lek.
+ISO_CURRENCIES: frozenset[str] = KNOWN_CURRENCIES - {"ALL"}
 
 _NS_PER_MIN = 60_000_000_000
 _BASE_AND_QUOTE = frozenset({AssetClass.FX, AssetClass.METAL, AssetClass.CRYPTO})
