@@ -114,3 +114,14 @@ def test_a_refused_config_leaves_the_running_chain_untouched(tmp_path: Path) -> 
         k.risk.apply(parse_risk_config({"limits": {"max_order_quantity": -1}}))
     assert (k.risk.config, list(k.risk._pre), list(k.risk._sized)) == before
     assert k.risk.config is not None and k.risk.config.limits.max_order_quantity == D(10)
+
+
+def test_the_example_configuration_in_the_docs_is_valid() -> None:
+    import tomllib
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "risk.md").read_text()
+    start = text.index("```toml\n") + len("```toml\n")
+    doc = tomllib.loads(text[start : text.index("```", start)])
+    del doc["risk"]["news"]  # names a calendar file that only exists on the reader's machine
+    cfg = parse_risk_config(doc, "docs/risk.md")
+    assert cfg.protections is not None and cfg.market is not None and cfg.system is not None

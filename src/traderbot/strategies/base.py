@@ -108,7 +108,8 @@ class Strategy:
     # ---- orders --------------------------------------------------------------------------------------------
     def buy(self, quantity: Decimal | float | None = None, **kwargs: Any) -> str | None:
         """Buy at market, or with `limit=`/`stop=`; `sl=`, `tp=` (one price or [(price, fraction), ...]),
-        `trailing=` (distance) or `trailing_atr=` (ATR multiple) attach exits. Returns the client order id.
+        `trailing=` (distance) or `trailing_atr=` (ATR multiple) attach exits; `confidence=` (0..1) scales
+        Kelly sizing. Returns the client order id, or None when the risk engine denied the order.
 
         With `algo=TWAP(...)`, `VWAP(...)` or `Iceberg(...)` the quantity is worked by an execution algorithm
         through child orders; the parent id ("ALG-...") is returned, or None when the algorithm was refused
