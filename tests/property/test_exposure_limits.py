@@ -18,6 +18,7 @@ from traderbot.kernel.kernel import Kernel
 from traderbot.model.enums import OrderSide, OrderType
 from traderbot.model.instrument import get_instrument
 from traderbot.model.order import Order
+from traderbot.risk.book_sums import BookSums
 from traderbot.risk.checks_exposure import ExposureChecks
 from traderbot.risk.config import RiskConfig
 from traderbot.risk.config_sections import LimitsConfig, PairLimits
@@ -59,7 +60,22 @@ def kernel() -> Kernel:
     return k
 
 
+def check_sums(k: Kernel) -> None:
+    """The engine's running sums (rows updated as orders and fills change the book) equal sums built from
+    scratch on the book as it is now: exactly, whatever the order of the changes."""
+    x = k.risk.exposure
+    x.begin(True)
+    fresh = BookSums(k.portfolio, x.open, k.cache.instruments, x.unit_value, count_open=True)
+    for scope in list(x.sums._gross):
+        kept, new = x.sums.gross(scope), fresh.gross(scope)
+        assert (kept.total, kept.rows) == (new.total, new.rows), scope
+    if x.sums._currency is not None:
+        kept_bounds = {c: b for c, b in x.sums.bounds().items() if b != (0, 0)}
+        assert kept_bounds == {c: b for c, b in fresh.bounds().items() if b != (0, 0)}
+
+
 def check_invariants(k: Kernel) -> None:
+    check_sums(k)
     x = ExposureChecks(k.cache, k.portfolio, LIMITS)
     p = k.portfolio
     gross = D(0)
@@ -103,6 +119,8 @@ def check_invariants(k: Kernel) -> None:
         (3, "EURGBP", "s2", "sell", D(20000), "market"),
     ]
 )
+@example([(0, "EURGBP", "s1", "buy", D(1000), "market")] + [(0, p, "s1", "buy", D(1000), "market")
+          for p in ("EURUSD", "GBPUSD", "USDJPY")])  # fmt: skip
 def test_no_order_sequence_pushes_exposure_past_a_limit(
     plan: list[tuple[int, str, str, str, D, str]],
 ) -> None:
@@ -128,4 +146,5 @@ def test_no_order_sequence_pushes_exposure_past_a_limit(
                 price=px if kind == "limit" else None, reduce_only=kind == "reduce",
             )  # fmt: skip
             k.send(o)
+            check_sums(k)  # the running sums right after a change, before any revaluation
     check_invariants(k)

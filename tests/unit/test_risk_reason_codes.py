@@ -291,6 +291,14 @@ def s_open_positions_limit() -> None:
     d.hold("EURUSD", D(1000), D("1.1"))
     assert "open=1" in denied(d, order(iid="GBPUSD"), "OPEN_POSITIONS_LIMIT")
     passes(d, order(iid="EURUSD"))
+    # an open order that could open a position counts as one: two pairs' orders cannot both be working
+    d = Desk(
+        RiskConfig(limits=LimitsConfig(max_open_positions=1)),
+        pairs={"EURUSD": [1.1] * 30, "GBPUSD": [1.3] * 30},
+    )
+    passes(d, order(iid="EURUSD", otype=OrderType.LIMIT, price=D("1.09")))
+    assert "open=1" in denied(d, order(iid="GBPUSD"), "OPEN_POSITIONS_LIMIT")
+    passes(d, order(iid="EURUSD"))  # the same pair: no new position
 
 
 def s_strategy_exposure_limit() -> None:

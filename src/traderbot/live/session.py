@@ -24,7 +24,7 @@ from traderbot.core.messages import OrderEvent
 from traderbot.errors import UserError
 from traderbot.execution.broker_venue import BrokerVenue
 from traderbot.execution.reconcile import Reconciler, ReconciliationReport
-from traderbot.kernel.kernel import Kernel
+from traderbot.kernel.kernel import Kernel, gc_tuned
 from traderbot.model.enums import OrderSide, OrderType, TimeInForce
 from traderbot.model.instrument import Instrument
 from traderbot.model.order import Order, exit_order
@@ -112,6 +112,8 @@ class TradingSession:
         self._ids: dict[str, ClientOrderIdGenerator] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._recon_lock = asyncio.Lock()
+        self._gc = contextlib.ExitStack()
+        risk.follow_bars(self.kernel.bus)  # price-dependent risk sums revalued as bars arrive, not per order
         # system circuit breakers: fed by the venue (requests, latency, stream) and the bus (rejections),
         # polled by the timers; they lock the system in the risk engine and flatten through the kill switch
         self.breakers = breakers
@@ -151,6 +153,8 @@ class TradingSession:
         report = await self.reconcile("start")
         if not report.ok:
             raise NotReconciled(f"not trading: {report.summary()}")
+        # long-lived objects out of the collector's sight, young ones collected less often (as a backtest's loop)
+        self._gc.enter_context(gc_tuned())
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self.venue.pump_transactions(self._on_reconnect)),
@@ -170,6 +174,7 @@ class TradingSession:
         self.journal.flush()
         await self.broker.close()
         self.db.dispose()
+        self._gc.close()
 
     async def reconcile(self, reason: str, *, adopt_positions: bool = True) -> ReconciliationReport:
         async with self._recon_lock:

@@ -50,6 +50,7 @@ class Portfolio:
         self.marks = EquityMarks()
         self.event_index: Callable[[], int] = lambda: -1  # the kernel's schedule position, set by the kernel
         self.version = 0  # bumped on every fill and charge: memoised risk sums know when to recompute
+        self.touched: set[str] = set()  # instruments whose positions changed since the risk sums last looked
         self.track_marks = True  # backtests: record holdings per event for the equity curve (not when live)
 
     # ---- conversion -----------------------------------------------------------------------------------------
@@ -80,6 +81,7 @@ class Portfolio:
     def on_fill(self, fill: OrderFilled, bar_index: int) -> None:
         """Book a fill: commission, position change, realised P&L of closed lots, trade-list rows."""
         self.version += 1
+        self.touched.add(fill.instrument_id)
         inst = self.cache.instruments[fill.instrument_id]
         commission = self.to_account(fill.commission, fill.commission_currency or inst.quote)
         self.balance -= commission

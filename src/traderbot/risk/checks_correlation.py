@@ -76,6 +76,15 @@ class CorrelationCheck:
             value = self._memo[key] = al.correlation(na, nb, self.config.lookback_bars)
         return value
 
+    def prepare(self) -> None:
+        """Compute now what `check` would ask after this bar: every pair against each open position."""
+        primary = self.cache.primary
+        held = [iid for iid, net in self.portfolio._net.items() if net and iid in primary]
+        for iid in primary:
+            for other in held:
+                if other != iid:
+                    self.correlation(iid, other)
+
     def check(self, order: Order) -> str | None:
         iid = order.instrument_id
         if iid not in self.cache.primary:

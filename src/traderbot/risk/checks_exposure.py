@@ -9,19 +9,17 @@ is never denied here. Each check returns None (pass) or a denial text with its r
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import NamedTuple
 
 from traderbot.core.money import ZERO
 from traderbot.kernel.cache import Cache
 from traderbot.model.enums import OrderSide
-from traderbot.model.instrument import AssetClass
 from traderbot.model.order import Order
 from traderbot.portfolio.portfolio import Portfolio
+from traderbot.risk.book_sums import TWO_CURRENCY, BookSums
 from traderbot.risk.config_sections import LimitsConfig, MarginConfig
 from traderbot.risk.open_book import OpenOrderBook
 from traderbot.risk.reasons import DenyReason, deny
-
-_TWO_CURRENCY = frozenset({AssetClass.FX, AssetClass.METAL, AssetClass.CRYPTO})
 
 
 class OrderSize:
@@ -41,17 +39,28 @@ class OrderSize:
         self.signed = qty if order.side is OrderSide.BUY else -qty
 
 
+class PairLimitsInForce(NamedTuple):
+    """The per-pair limits in effect for one pair: its own value where set, else the account-wide one."""
+
+    max_order_quantity: Decimal | None
+    max_order_notional: Decimal | None
+    max_position_quantity: Decimal | None
+    max_position_notional: Decimal | None
+
+
 class ExposureChecks:
     def __init__(self, cache: Cache, portfolio: Portfolio, limits: LimitsConfig) -> None:
+        self._in_force: dict[str, PairLimitsInForce] = {}
         self.cache = cache
         self.portfolio = portfolio
         self.limits = limits
         self._units: dict[str, Decimal] = {}
         self._rates: dict[str, Decimal] = {}
         self._gen = -1
-        self._book_key: tuple[int, int] = (-1, -1)
         self.open = OpenOrderBook()  # kept in step by Cache.track once the engine installs it
-        self.book: dict[object, Any] = {}  # memo of sums over the current book (see begin)
+        self.sums = BookSums(
+            portfolio, self.open, cache.instruments, self.unit_value, count_open=limits.count_open_orders
+        )
 
     # ---- helpers -------------------------------------------------------------------------------------------
     def pending(self, instrument_id: str, side: OrderSide, strategy_id: str | None = None) -> Decimal:
@@ -61,22 +70,36 @@ class ExposureChecks:
         return self.open.pending(instrument_id, side, strategy_id)
 
     def begin(self, book: bool) -> None:
-        """Called once per order. Prices and rates are memoised until a bar closes; with `book`, sums over the
-        book (gross exposure, currency bounds, margin) until the book itself changes: positions, balance or open
-        orders (compared by content, so nothing can change behind the memo's back)."""
-        c, p = self.cache, self.portfolio
-        gen = sum(c.visible)
+        """Called before each order (and by the engine as each bar arrives). Prices and rates are memoised until
+        a bar closes, when the book sums are revalued; with `book`, the sums then catch up with the pairs whose
+        positions or open orders changed and were not caught up yet (every change is reported by the portfolio
+        and the open-order book, so nothing can change behind the sums' back)."""
+        gen = sum(self.cache.visible)
         if gen != self._gen:
             self._gen = gen
             self._units.clear()
             self._rates.clear()
-            self.book.clear()
-        if not book:
-            return
-        key = (self.open.version, p.version)
-        if key != self._book_key:
-            self._book_key = key
-            self.book.clear()
+            self.open.touched.clear()
+            self.portfolio.touched.clear()
+            self.sums.revalue()
+        elif book:
+            self.catch_up()
+
+    def catch_up(self) -> None:
+        """Recompute the book sums' rows of the pairs that changed (at the current prices)."""
+        touched, filled = self.open.touched, self.portfolio.touched
+        if touched or filled:
+            pairs = tuple(touched | filled)
+            touched.clear()
+            filled.clear()
+            self.sums.touch(pairs)
+
+    def on_book_change(self) -> None:
+        """An open order changed (the OMS is placing, amending, filling or canceling it): catch the sums up now,
+        so the next order's checks find them ready. If prices moved since the last revaluation, the next check
+        revalues everything instead."""
+        if sum(self.cache.visible) == self._gen:
+            self.catch_up()
 
     def rate(self, currency: str) -> Decimal:
         """The currency -> account currency rate now (memoised until a bar closes)."""
@@ -102,6 +125,15 @@ class ExposureChecks:
         """|quantity| x price x multiplier in the account currency (price: the last price unless given)."""
         return abs(quantity) * self.unit_value(instrument_id, price)
 
+    def in_force(self, instrument_id: str) -> PairLimitsInForce:
+        lim = self._in_force.get(instrument_id)
+        if lim is None:
+            names = PairLimitsInForce._fields
+            lim = self._in_force[instrument_id] = PairLimitsInForce(
+                *(self.limits.pair(instrument_id, n) for n in names)
+            )
+        return lim
+
     def projected(self, order: Order, size: OrderSize) -> Decimal:
         """The pair's net position if the order and the open orders on its side all filled."""
         net = self.portfolio.net_quantity(order.instrument_id)
@@ -111,10 +143,11 @@ class ExposureChecks:
     # ---- checks --------------------------------------------------------------------------------------------
     def check_order_size(self, order: Order, size: OrderSize) -> str | None:
         lim, iid = self.limits, order.instrument_id
-        max_q = lim.pair(iid, "max_order_quantity")
+        pair = self.in_force(iid)
+        max_q = pair.max_order_quantity
         if max_q is not None and size.quantity > max_q:
             return deny(DenyReason.QUANTITY_EXCEEDS_MAX, f"max={max_q}, order={size.quantity}")
-        max_n = lim.pair(iid, "max_order_notional")
+        max_n = pair.max_order_notional
         if (max_n is None and lim.min_order_notional is None) or not size.price:
             return None
         notional = self.notional(iid, size.quantity, size.price)
@@ -131,10 +164,11 @@ class ExposureChecks:
     def check_position(self, order: Order, size: OrderSize) -> str | None:
         lim, iid, ccy = self.limits, order.instrument_id, self.portfolio.currency
         after = self.projected(order, size)
-        max_q = lim.pair(iid, "max_position_quantity")
+        pair = self.in_force(iid)
+        max_q = pair.max_position_quantity
         if max_q is not None and abs(after) > max_q:
             return deny(DenyReason.POSITION_LIMIT, f"{iid} max={max_q} units, would hold {after}")
-        max_n = lim.pair(iid, "max_position_notional")
+        max_n = pair.max_position_notional
         if max_n is not None:
             value = self.notional(iid, after, size.price or None)
             if value > max_n:
@@ -142,48 +176,30 @@ class ExposureChecks:
                     DenyReason.POSITION_LIMIT, f"{iid} max={max_n} {ccy}, would hold {value:.2f} {ccy}"
                 )
         if lim.max_open_positions is not None and not self.portfolio.net_quantity(iid):
-            open_pairs = sum(1 for q in self.portfolio._net.values() if q)
-            if open_pairs >= lim.max_open_positions:
+            # worst case: every pair with a position, or with open orders that could open one, counts
+            opened = {i for i, q in self.portfolio._net.items() if q}
+            if lim.count_open_orders:
+                opened.update(i for i, _ in self.open.side)
+            open_pairs = len(opened)
+            if iid not in opened and open_pairs >= lim.max_open_positions:
                 return deny(
                     DenyReason.OPEN_POSITIONS_LIMIT,
                     f"max={lim.max_open_positions}, open={open_pairs}, new={iid}",
                 )
         return None
 
-    def open_by_pair(self, strategy_id: str | None = None) -> dict[str, list[Decimal]]:
-        """Open quantity that could add to positions, per pair: [buys, sells] (reduce-only orders excluded)."""
-        if not self.limits.count_open_orders:
-            return {}
-        return self.open.by_pair(strategy_id)
-
-    def _worst(self, strategy_id: str | None) -> tuple[dict[str, tuple[Decimal, Decimal, Decimal]], Decimal]:
-        """Per pair (held, open buys, open sells) and the worst-case gross notional of the book."""
-        memo = self.book.get(("gross", strategy_id))
-        if memo is not None:
-            return memo
-        if strategy_id is None:
-            held = {iid: q for iid, q in self.portfolio._net.items() if q}
-        else:
-            held = {iid: p.quantity for (s, iid), p in self.portfolio._open.items() if s == strategy_id}
-        pending = self.open_by_pair(strategy_id)
-        rows: dict[str, tuple[Decimal, Decimal, Decimal]] = {}
-        total = ZERO
-        for iid in set(held) | set(pending):
-            q = held.get(iid, ZERO)
-            buys, sells = pending.get(iid, (ZERO, ZERO))
-            rows[iid] = (q, buys, sells)
-            total += self.notional(iid, max(abs(q + buys), abs(q - sells)))
-        memo = self.book[("gross", strategy_id)] = (rows, total)
-        return memo
-
     def _gross(self, order: Order, size: OrderSize, strategy_id: str | None) -> Decimal:
         """Worst-case gross notional: each pair at the larger of (held + open buys) and (held - open sells),
         with the order added to its side (valued at the order's price)."""
-        rows, total = self._worst(strategy_id)
+        memo = self.sums.gross(strategy_id)
         iid = order.instrument_id
-        q, buys, sells = rows.get(iid, (ZERO, ZERO, ZERO))
-        if iid in rows:
-            total -= self.notional(iid, max(abs(q + buys), abs(q - sells)))
+        total = memo.total
+        row = memo.rows.get(iid)
+        if row is None:
+            q = buys = sells = ZERO
+        else:
+            q, buys, sells, value = row
+            total -= value
         if order.side is OrderSide.BUY:
             buys += size.quantity
         else:
@@ -215,60 +231,40 @@ class ExposureChecks:
             )
         return None
 
-    def _add_currency(self, out: dict[str, Decimal], iid: str, qty: Decimal, px: Decimal | None) -> None:
-        inst = self.cache.instruments[iid]
-        value = qty * self.unit_value(iid, px)
-        if inst.asset_class in _TWO_CURRENCY:
-            out[inst.base] = out.get(inst.base, ZERO) + value
-            out[inst.quote] = out.get(inst.quote, ZERO) - value
-        else:
-            out[inst.quote] = out.get(inst.quote, ZERO) + value
-
     def currency_exposure(self) -> dict[str, Decimal]:
         """Net exposure per currency of the positions, in the account currency; FX pairs count +base, -quote."""
         out: dict[str, Decimal] = {}
         for iid, net in self.portfolio._net.items():
             if net:
-                self._add_currency(out, iid, net, None)
+                for ccy, v in self._delta(iid, net, None).items():
+                    out[ccy] = out.get(ccy, ZERO) + v
         out.pop(self.portfolio.currency, None)  # the account's own currency is not a currency risk
         return out
 
     def currency_bounds(self) -> dict[str, tuple[Decimal, Decimal]]:
         """Per currency, the lowest and highest net exposure any subset of the open orders could produce when
         filled, on top of the positions (account currency)."""
-        memo = self.book.get("currency")
-        if memo is not None:
-            return memo
-        memo = self.book["currency"] = self._currency_bounds()
-        return memo
-
-    def _currency_bounds(self) -> dict[str, tuple[Decimal, Decimal]]:
-        base = self.currency_exposure()
-        lo: dict[str, Decimal] = dict(base)
-        hi: dict[str, Decimal] = dict(base)
-        if self.limits.count_open_orders:  # open orders valued at the current price
-            for (iid, side), q in self.open.side.items():
-                _spread(lo, hi, self._delta(iid, q if side is OrderSide.BUY else -q, None))
-        return {
-            c: (lo.get(c, ZERO), hi.get(c, ZERO)) for c in set(lo) | set(hi) if c != self.portfolio.currency
-        }
+        return self.sums.bounds()
 
     def _delta(self, iid: str, signed: Decimal, px: Decimal | None) -> dict[str, Decimal]:
-        delta: dict[str, Decimal] = {}
-        self._add_currency(delta, iid, signed, px)
-        return delta
+        inst = self.cache.instruments[iid]
+        value = signed * self.unit_value(iid, px)
+        if inst.asset_class in TWO_CURRENCY:
+            if inst.base == inst.quote:
+                return {}
+            return {inst.base: value, inst.quote: -value}
+        return {inst.quote: value}
 
     def check_currency(self, order: Order, size: OrderSize) -> str | None:
         lim = self.limits
         if lim.max_currency_exposure is None and not lim.currency_limits:
             return None
-        before = self.currency_bounds()
-        delta = self._delta(order.instrument_id, size.signed, size.price or None)
-        for ccy, v in delta.items():
+        bound = self.sums.bound
+        for ccy, v in self._delta(order.instrument_id, size.signed, size.price or None).items():
             limit = lim.currency_limits.get(ccy, lim.max_currency_exposure)
             if limit is None or ccy == self.portfolio.currency:
                 continue
-            b_lo, b_hi = before.get(ccy, (ZERO, ZERO))
+            b_lo, b_hi = bound(ccy)
             lo, hi = (b_lo, b_hi + v) if v > 0 else (b_lo + v, b_hi)
             new = max(abs(lo), abs(hi))
             if new > limit and new > max(abs(b_lo), abs(b_hi)):
@@ -281,14 +277,6 @@ class ExposureChecks:
         return None
 
 
-def _spread(lo: dict[str, Decimal], hi: dict[str, Decimal], delta: dict[str, Decimal]) -> None:
-    for ccy, v in delta.items():
-        if v > 0:
-            hi[ccy] = hi.get(ccy, ZERO) + v
-        else:
-            lo[ccy] = lo.get(ccy, ZERO) + v
-
-
 class MarginCheck:
     """Free margin must cover open orders' margin and this order's, keeping a share of equity free."""
 
@@ -299,21 +287,14 @@ class MarginCheck:
         self.portfolio = portfolio
         self.exposure = exposure
         self.config = config
+        exposure.sums.margin_free_pct = config.min_free_margin_pct
 
     def check(self, order: Order, size: OrderSize) -> str | None:
-        p = self.portfolio
-        memo = self.exposure.book.get("margin")
-        if memo is None:
-            orders = ZERO
-            for (iid, _), q in self.exposure.open.side.items():  # open orders at the current price
-                orders += self._margin(iid, q, None)
-            equity = p.equity()
-            free = equity - p.margin_used() - equity * self.config.min_free_margin_pct / 100
-            memo = self.exposure.book["margin"] = (orders, free)
-        orders, free = memo
-        needed = orders + self._margin(order.instrument_id, size.quantity, size.price or None)
+        sums = self.exposure.sums
+        needed = sums.orders_margin() + self._margin(order.instrument_id, size.quantity, size.price or None)
+        free = sums.free_margin()
         if needed > free:
-            ccy = p.currency
+            ccy = self.portfolio.currency
             return deny(
                 DenyReason.INSUFFICIENT_MARGIN,
                 f"needs {needed:.2f} {ccy} (open orders included), free {free:.2f} {ccy}",

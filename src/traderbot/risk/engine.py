@@ -18,8 +18,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
 from traderbot.brokers.sim.rejections import MarketHours
+from traderbot.core.bus import MessageBus
 from traderbot.kernel.cache import Cache
-from traderbot.model.enums import OrderSide
+from traderbot.model.enums import OrderSide, OrderType
 from traderbot.model.order import Order
 from traderbot.portfolio.portfolio import Portfolio
 from traderbot.risk.checks_correlation import CorrelationCheck
@@ -70,6 +71,14 @@ def _exempt(order: Order) -> bool:
     return bool(order.parent_id) or order.tag == "kill_switch"
 
 
+def _price_problem(label: str, px: Decimal, tick: Decimal) -> str | None:
+    if not px.is_finite() or px <= 0:
+        return deny(DenyReason.INVALID_PRICE, f"{label}={px}")
+    if px % tick:
+        return deny(DenyReason.PRICE_PRECISION, f"tick_size={tick}, {label}={px}")
+    return None
+
+
 def _has_position_limits(lim: LimitsConfig) -> bool:
     names = ("max_position_quantity", "max_position_notional")
     per_pair = any(getattr(p, n) is not None for p in lim.pairs.values() for n in names)
@@ -95,6 +104,7 @@ class RiskEngine:
         self.reconciling: str | None = None  # why orders wait (set by reconciliation until it has finished)
         self.kill_switch_engaged: Callable[[], bool] = lambda: False  # set by the kernel's kill switch
         self.quotes: dict[str, tuple[int, Decimal]] = {}  # live prices: instrument -> (ts, mid)
+        self._bar_refs: dict[str, tuple[int, int, tuple[int, Decimal]]] = {}  # (series, bars, (ts, close))
         self._seen_ids: set[str] = set()
         self.denied = 0
         self.denials: Counter[str] = Counter()  # reason code -> orders denied (a backtest reports these)
@@ -157,9 +167,33 @@ class RiskEngine:
         if growing or exposure.check_currency in sized:  # the margin check counts open orders regardless
             exposure.open.rebuild(cache.open_ids.values())
             cache.order_listener = exposure.open.on_order
+            exposure.open.on_change = exposure.on_book_change if book else None
         else:
             cache.order_listener = None
         self._correlation = correlation
+        self._collar = config.collar
+        self._collar_age_ns = int(config.collar.max_age_s * _NS) if config.collar else 0
+
+    def revalue(self) -> None:
+        """Bring every price-dependent memo up to date now: the exposure and margin sums, the correlations the
+        correlation cap would ask for, and the market-hours calendar day. The result of a check never depends on
+        whether this ran (each memo also catches up on its own at the next order); it only moves the work off
+        the order path. A live session runs it as each bar arrives (`follow_bars`)."""
+        if self._sized or self._growing:
+            self.exposure.begin(self._book)
+        if self._correlation is not None:
+            self._correlation.prepare()
+        if self.config is not None and self.config.market_hours:
+            now = self.cache.now_ns
+            for inst in {i.calendar: i for i in self.cache.instruments.values()}.values():
+                self._hours.problem(inst, now)
+
+    def follow_bars(self, bus: MessageBus) -> None:
+        """Revalue as each bar arrives on the bus (after the cache has it, before strategies see it)."""
+        bus.subscribe("bars", self._on_bar)
+
+    def _on_bar(self, _bar: object) -> None:
+        self.revalue()
 
     def dispose(self) -> None:
         """Drop the chain (bound methods and checkers referring back to the kernel's parts)."""
@@ -269,10 +303,15 @@ class RiskEngine:
         idx = c.primary.get(instrument_id)
         if idx is not None and c.visible[idx]:
             n = c.visible[idx]
-            s = c.series[idx]
-            px = c.last_price(instrument_id)
-            assert px is not None
-            best = (int(s.ts[n - 1]) + s.timeframe.ns, px)
+            memo = self._bar_refs.get(instrument_id)
+            if memo is not None and memo[0] == idx and memo[1] == n:
+                best = memo[2]
+            else:
+                s = c.series[idx]
+                px = c.last_price(instrument_id)
+                assert px is not None
+                best = (int(s.ts[n - 1]) + s.timeframe.ns, px)
+                self._bar_refs[instrument_id] = (idx, n, best)
         quote = self.quotes.get(instrument_id)
         if quote is not None and (best is None or quote[0] >= best[0]):
             best = quote
@@ -349,17 +388,15 @@ class RiskEngine:
         return None
 
     def _check_prices(self, order: Order) -> str | None:
-        if order.price is None and order.trigger_price is None:
+        price, trigger = order.price, order.trigger_price
+        if price is None and trigger is None:
             return None
-        inst = self.cache.instruments[order.instrument_id]
-        for label, px in (("price", order.price), ("trigger_price", order.trigger_price)):
-            if px is None:
-                continue
-            if not px.is_finite() or px <= 0:
-                return deny(DenyReason.INVALID_PRICE, f"{label}={px}")
-            if px % inst.tick_size != 0:
-                return deny(DenyReason.PRICE_PRECISION, f"tick_size={inst.tick_size}, {label}={px}")
-        return None
+        tick = self.cache.instruments[order.instrument_id].tick_size
+        if price is not None:
+            reason = _price_problem("price", price, tick)
+            if reason is not None:
+                return reason
+        return None if trigger is None else _price_problem("trigger_price", trigger, tick)
 
     def _check_reduce_only(self, order: Order) -> str | None:
         if not order.reduce_only:
@@ -387,28 +424,30 @@ class RiskEngine:
         return deny(DenyReason.NEWS_BLACKOUT, news.describe(event, now))
 
     def _check_collar(self, order: Order) -> str | None:
-        collar = self.config.collar if self.config else None
+        collar = self._collar
         assert collar is not None
-        if self._reduces(order) and order.type.value == "market":
+        if order.type is OrderType.MARKET and self._reduces(order):
             return None  # closing at market is never blocked by a missing quote
-        if self._bypassed("collar", order):
+        if self.overrides and self._bypassed("collar", order):
             return None
         ref = self.reference(order.instrument_id)
         if ref is None:
             return deny(DenyReason.NO_REFERENCE_PRICE, f"{order.instrument_id} has no price yet")
         ts, px = ref
-        age = (self.cache.now_ns - ts) / _NS
-        if age > collar.max_age_s:
+        age_ns = self.cache.now_ns - ts
+        if age_ns > self._collar_age_ns:
             return deny(
                 DenyReason.STALE_REFERENCE_PRICE,
-                f"{order.instrument_id} last price {px} is {age:.0f} s old, max={collar.max_age_s} s",
+                f"{order.instrument_id} last price {px} is {age_ns / _NS:.0f} s old, max={collar.max_age_s} s",
             )
+        if not px:
+            return None
+        band = px * collar.max_deviation_pct / 100
         for label, p in (("price", order.price), ("trigger_price", order.trigger_price)):
-            if p is not None and px:
+            if p is not None and abs(p - px) > band:
                 dev = abs(p - px) / px * 100
-                if dev > collar.max_deviation_pct:
-                    return deny(
-                        DenyReason.PRICE_COLLAR,
-                        f"{label}={p} is {dev:.2f}% from reference {px}, max={collar.max_deviation_pct}%",
-                    )
+                return deny(
+                    DenyReason.PRICE_COLLAR,
+                    f"{label}={p} is {dev:.2f}% from reference {px}, max={collar.max_deviation_pct}%",
+                )
         return None

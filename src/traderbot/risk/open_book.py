@@ -1,13 +1,14 @@
 """Open-order quantities per pair and side (and per strategy), kept in step with every order change.
 
 The cache calls `on_order` from `track` (after any status, fill or amendment of an order), so the exposure
-checks read the open quantity on a side with one dictionary lookup instead of scanning every open order.
+checks read the open quantity on a side with one dictionary lookup instead of scanning every open order, and
+the book sums (`book_sums.py`) are brought up to date for the changed pair as the change happens.
 Reduce-only orders are left out: they can only shrink a position.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from traderbot.core.money import ZERO
@@ -21,8 +22,11 @@ class OpenOrderBook:
         self.side: dict[tuple[str, OrderSide], Decimal] = {}  # (pair, side) -> open quantity
         self.by_strategy: dict[tuple[str, str, OrderSide], Decimal] = {}  # (strategy, pair, side) -> quantity
         self.version = 0
+        self.touched: set[str] = set()  # pairs changed since the exposure sums last looked
+        self.on_change: Callable[[], None] | None = None  # told after each change (the sums catch up at once)
 
     def rebuild(self, orders: Iterable[Order]) -> None:
+        self.touched.update(iid for iid, _ in self.side)
         self._contrib.clear()
         self.side.clear()
         self.by_strategy.clear()
@@ -30,14 +34,23 @@ class OpenOrderBook:
             self.on_order(o)
 
     def on_order(self, order: Order) -> None:
-        self.version += 1
-        old = self._contrib.pop(order.client_order_id, None)
-        if old is not None:
-            self._add(*old, sign=-1)
+        cid = order.client_order_id
+        old = self._contrib.get(cid)
+        new = None
         if order.status.is_open and not order.reduce_only:
             new = (order.instrument_id, order.strategy_id, order.side, order.leaves_qty)
-            self._contrib[order.client_order_id] = new
+        if new == old:  # e.g. submitted -> accepted: nothing the checks count has changed
+            return
+        self.version += 1
+        if old is not None:
+            del self._contrib[cid]
+            self._add(*old, sign=-1)
+        if new is not None:
+            self._contrib[cid] = new
             self._add(*new, sign=1)
+        self.touched.add(order.instrument_id)
+        if self.on_change is not None:
+            self.on_change()
 
     def _add(self, iid: str, sid: str, side: OrderSide, qty: Decimal, *, sign: int) -> None:
         q = qty if sign > 0 else -qty

@@ -61,23 +61,22 @@ class MarketHours:
     """Is this instrument's market open at ts? From its session calendar, memoised per minute, a day at a time."""
 
     def __init__(self) -> None:
-        self._memo: dict[tuple[str, int], bool] = {}
+        self._days: dict[
+            tuple[str, int], list[bool]
+        ] = {}  # (calendar, UTC day) -> open per minute of the day
 
     def problem(self, inst: Instrument, ts_ns: int) -> str:
         name = inst.calendar
         if name.strip().lower() in {"24/7", "crypto", "always"}:
             return ""
-        minute = ts_ns // _MINUTE_NS
-        is_open = self._memo.get((name, minute))
-        if is_open is None:  # the whole UTC day in one calendar call: one miss per day, not per minute
-            first = minute - minute % 1440
-            grid = (first + np.arange(1440, dtype=np.int64)) * _MINUTE_NS
-            if len(self._memo) > 200_000:
-                self._memo.clear()
-            for m, ok in enumerate(get_calendar(name).is_open(grid).tolist()):
-                self._memo[(name, first + m)] = bool(ok)
-            is_open = self._memo[(name, minute)]
-        if is_open:
+        day, minute = divmod(ts_ns // _MINUTE_NS, 1440)
+        minutes = self._days.get((name, day))
+        if minutes is None:  # the whole UTC day in one calendar call: one miss per day, not per minute
+            grid = (day * 1440 + np.arange(1440, dtype=np.int64)) * _MINUTE_NS
+            if len(self._days) > 4_000:
+                self._days.clear()
+            minutes = self._days[(name, day)] = get_calendar(name).is_open(grid).tolist()
+        if minutes[minute]:
             return ""
         when = pd.Timestamp(ts_ns, tz="UTC")
         return f"MARKET_CLOSED: {inst.id} calendar {name} is closed at {when}"
