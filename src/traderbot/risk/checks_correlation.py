@@ -58,6 +58,8 @@ class CorrelationCheck:
         self.threshold = float(config.threshold)
         self._aligned: dict[tuple[int, int], _Aligned] = {}
         self._memo: dict[tuple[int, int, int, int], float] = {}  # per pair of series and visible bars
+        self._stamp: tuple[int, int] = (-1, -1)  # (closed bars, portfolio version) the decisions hold for
+        self._decided: dict[tuple[str, OrderSide], str | None] = {}
 
     def correlation(self, a: str, b: str) -> float:
         """Correlation of the two pairs' log returns over their last common closed bars (NaN if too few)."""
@@ -77,19 +79,35 @@ class CorrelationCheck:
         return value
 
     def prepare(self) -> None:
-        """Compute now what `check` would ask after this bar: every pair against each open position."""
-        primary = self.cache.primary
-        held = [iid for iid, net in self.portfolio._net.items() if net and iid in primary]
-        for iid in primary:
-            for other in held:
-                if other != iid:
-                    self.correlation(iid, other)
+        """Decide now, for every pair and side, what `check` would decide until the next bar or fill."""
+        c = self.cache
+        stamp = (sum(c.visible), self.portfolio.version)
+        if stamp != self._stamp:
+            self._stamp = stamp
+            self._decided.clear()
+        for iid in c.primary:
+            for side in (OrderSide.BUY, OrderSide.SELL):
+                if (iid, side) not in self._decided:
+                    self._decided[(iid, side)] = self._decide(iid, side)
 
     def check(self, order: Order) -> str | None:
-        iid = order.instrument_id
+        """The decision depends only on the pair, the side, the closed bars and the positions, so it is
+        memoised until a bar closes or a position changes."""
+        c = self.cache
+        stamp = (sum(c.visible), self.portfolio.version)
+        if stamp != self._stamp:
+            self._stamp = stamp
+            self._decided.clear()
+        key = (order.instrument_id, order.side)
+        if key in self._decided:
+            return self._decided[key]
+        reason = self._decided[key] = self._decide(*key)
+        return reason
+
+    def _decide(self, iid: str, side: OrderSide) -> str | None:
         if iid not in self.cache.primary:
             return None
-        direction = 1.0 if order.side is OrderSide.BUY else -1.0
+        direction = 1.0 if side is OrderSide.BUY else -1.0
         same: list[str] = []
         for other, net in self.portfolio._net.items():
             if not net or other == iid or other not in self.cache.primary:
@@ -100,7 +118,7 @@ class CorrelationCheck:
         if len(same) + 1 > self.config.max_positions:
             return deny(
                 DenyReason.CORRELATION_LIMIT,
-                f"{iid} {order.side.value} moves with {', '.join(same)} (signed correlation > "
+                f"{iid} {side.value} moves with {', '.join(same)} (signed correlation > "
                 f"{self.config.threshold} over {self.config.lookback_bars} bars; max {self.config.max_positions} "
                 "such positions)",
             )

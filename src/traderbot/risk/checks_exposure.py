@@ -51,6 +51,7 @@ class PairLimitsInForce(NamedTuple):
 class ExposureChecks:
     def __init__(self, cache: Cache, portfolio: Portfolio, limits: LimitsConfig) -> None:
         self._in_force: dict[str, PairLimitsInForce] = {}
+        self._opened_memo: tuple[tuple[int, int], frozenset[str]] | None = None
         self.cache = cache
         self.portfolio = portfolio
         self.limits = limits
@@ -176,10 +177,7 @@ class ExposureChecks:
                     DenyReason.POSITION_LIMIT, f"{iid} max={max_n} {ccy}, would hold {value:.2f} {ccy}"
                 )
         if lim.max_open_positions is not None and not self.portfolio.net_quantity(iid):
-            # worst case: every pair with a position, or with open orders that could open one, counts
-            opened = {i for i, q in self.portfolio._net.items() if q}
-            if lim.count_open_orders:
-                opened.update(i for i, _ in self.open.side)
+            opened = self._opened()
             open_pairs = len(opened)
             if iid not in opened and open_pairs >= lim.max_open_positions:
                 return deny(
@@ -187,6 +185,18 @@ class ExposureChecks:
                     f"max={lim.max_open_positions}, open={open_pairs}, new={iid}",
                 )
         return None
+
+    def _opened(self) -> frozenset[str]:
+        """Pairs that hold a position or could (open orders that could open one count: the worst case);
+        memoised until the book changes."""
+        key = (self.open.version, self.portfolio.version)
+        memo = self._opened_memo
+        if memo is None or memo[0] != key:
+            opened = {i for i, q in self.portfolio._net.items() if q}
+            if self.limits.count_open_orders:
+                opened.update(i for i, _ in self.open.side)
+            memo = self._opened_memo = (key, frozenset(opened))
+        return memo[1]
 
     def _gross(self, order: Order, size: OrderSize, strategy_id: str | None) -> Decimal:
         """Worst-case gross notional: each pair at the larger of (held + open buys) and (held - open sells),
@@ -256,24 +266,30 @@ class ExposureChecks:
         return {inst.quote: value}
 
     def check_currency(self, order: Order, size: OrderSize) -> str | None:
-        lim = self.limits
-        if lim.max_currency_exposure is None and not lim.currency_limits:
+        iid = order.instrument_id
+        inst = self.cache.instruments[iid]
+        v = size.signed * self.unit_value(iid, size.price or None)
+        if inst.asset_class in TWO_CURRENCY:  # long the base, short the quote
+            if inst.base == inst.quote:
+                return None
+            reason = self._currency_limit(inst.base, v)
+            return reason if reason is not None else self._currency_limit(inst.quote, -v)
+        return self._currency_limit(inst.quote, v)
+
+    def _currency_limit(self, ccy: str, v: Decimal) -> str | None:
+        lim, acc = self.limits, self.portfolio.currency
+        limit = lim.currency_limits.get(ccy, lim.max_currency_exposure)
+        if limit is None or ccy == acc:
             return None
-        bound = self.sums.bound
-        for ccy, v in self._delta(order.instrument_id, size.signed, size.price or None).items():
-            limit = lim.currency_limits.get(ccy, lim.max_currency_exposure)
-            if limit is None or ccy == self.portfolio.currency:
-                continue
-            b_lo, b_hi = bound(ccy)
-            lo, hi = (b_lo, b_hi + v) if v > 0 else (b_lo + v, b_hi)
-            new = max(abs(lo), abs(hi))
-            if new > limit and new > max(abs(b_lo), abs(b_hi)):
-                acc = self.portfolio.currency
-                worst = hi if abs(hi) >= abs(lo) else lo
-                return deny(
-                    DenyReason.CURRENCY_EXPOSURE_LIMIT,
-                    f"{ccy} max={limit} {acc}, could reach {worst:.2f} {acc} (open orders included)",
-                )
+        b_lo, b_hi = self.sums.bound(ccy)
+        lo, hi = (b_lo, b_hi + v) if v > 0 else (b_lo + v, b_hi)
+        new = max(abs(lo), abs(hi))
+        if new > limit and new > max(abs(b_lo), abs(b_hi)):
+            worst = hi if abs(hi) >= abs(lo) else lo
+            return deny(
+                DenyReason.CURRENCY_EXPOSURE_LIMIT,
+                f"{ccy} max={limit} {acc}, could reach {worst:.2f} {acc} (open orders included)",
+            )
         return None
 
 

@@ -34,17 +34,21 @@ class FlowChecks:
     def check_duplicate(self, order: Order, now: int) -> str | None:
         key = (order.strategy_id, order.instrument_id, order.side, order.type, order.quantity,
                order.equity_fraction, order.price, order.trigger_price)  # fmt: skip
-        last = self._recent.get(key)
-        if last is not None and now - last < self._dup_ns:
+        recent = self._recent
+        seen = len(recent)
+        last = recent.setdefault(key, now)  # one hash of the key in the common case (a new signature)
+        if len(recent) > seen:
+            if seen > 10_000:
+                self._recent = {k: t for k, t in recent.items() if now - t < self._dup_ns}
+            return None
+        if now - last < self._dup_ns:
             age = (now - last) / _NS
             return deny(
                 DenyReason.DUPLICATE_ORDER,
                 f"same {order.side.value} {order.quantity} {order.instrument_id} {order.type.value} "
                 f"{age:g} s ago, window={self.config.duplicate_window_s} s",
             )
-        if len(self._recent) > 10_000:
-            self._recent = {k: t for k, t in self._recent.items() if now - t < self._dup_ns}
-        self._recent[key] = now
+        recent[key] = now
         return None
 
     def check_submit_rate(self, order: Order, now: int) -> str | None:

@@ -183,6 +183,9 @@ class RiskEngine:
             self.exposure.begin(self._book)
         if self._correlation is not None:
             self._correlation.prepare()
+        if self._collar is not None:
+            for iid in self.cache.primary:
+                self.reference(iid)
         if self.config is not None and self.config.market_hours:
             now = self.cache.now_ns
             for inst in {i.calendar: i for i in self.cache.instruments.values()}.values():
