@@ -91,7 +91,7 @@ class MemoryBroker:
         bo = BrokerOrder(coid, vid, order.instrument_id, order.side, order.type, order.quantity,
                          OrderStatus.ACCEPTED, price=order.price, trigger_price=order.trigger_price)  # fmt: skip
         self.orders[coid or vid] = bo
-        self._push(OrderAccepted(coid, order.instrument_id, "", 1, venue_order_id=vid))
+        self._push(OrderAccepted(coid, order.instrument_id, "", time.time_ns(), venue_order_id=vid))
         if order.type is OrderType.MARKET:
             qty = self.partial if self.partial is not None else order.quantity
             self.partial = None
@@ -118,7 +118,7 @@ class MemoryBroker:
                 bo.client_order_id,
                 bo.instrument_id,
                 "",
-                1,
+                f.ts,
                 trade_id=tid,
                 side=bo.side.value,
                 quantity=qty,
@@ -136,7 +136,7 @@ class MemoryBroker:
         if bo is None or not bo.is_open:
             raise BrokerRejected("order is not working", code="ORDER_NOT_CANCELABLE")
         self.orders[order.client_order_id] = replace(bo, status=OrderStatus.CANCELED)
-        self._push(OrderCanceled(order.client_order_id, order.instrument_id, "", 1))
+        self._push(OrderCanceled(order.client_order_id, order.instrument_id, "", time.time_ns()))
 
     async def replace(self, order: Order, **changes: Decimal | None) -> BrokerOrder:  # pragma: no cover
         raise BrokerRejected("replace is not supported here", code="UNSUPPORTED")

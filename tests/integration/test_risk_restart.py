@@ -18,12 +18,13 @@ from traderbot.store.db import open_engine
 from traderbot.store.risk_store import SqlRiskStore
 
 EURUSD = get_instrument("EURUSD")
+GBPUSD = get_instrument("GBPUSD")
 HOUR = 3_600_000_000_000
 
 
 def _session(broker: MemoryBroker, db: Path, **kw: object) -> TradingSession:
     cfg = SessionConfig(database_url=f"sqlite:///{db}", reconcile_interval_s=3600, timer_interval_s=0.002)
-    return TradingSession(broker, cfg, [EURUSD], **kw)  # type: ignore[arg-type]
+    return TradingSession(broker, cfg, [EURUSD, GBPUSD], **kw)  # type: ignore[arg-type]
 
 
 def test_locks_overrides_denials_and_the_kill_switch_survive_a_restart(tmp_path: Path) -> None:
@@ -103,3 +104,74 @@ def test_a_session_applies_its_risk_config_and_stores_denials(tmp_path: Path) ->
     asyncio.run(run())
     (d,) = SqlRiskStore(open_engine(f"sqlite:///{tmp_path / 'tb.db'}"), "TB").recent_denials()
     assert (d.code, d.quantity, d.side) == ("QUANTITY_EXCEEDS_MAX", "6000", "buy")
+
+
+def test_protections_count_the_trades_from_before_a_restart(tmp_path: Path) -> None:
+    """A losing streak that began before the restart still counts: one loss, restart, one more loss locks."""
+    db = tmp_path / "tb.db"
+    broker = MemoryBroker()
+    risk = parse_risk_config({"protections": {"global": {"max_consecutive_losses": 2, "pause_minutes": 60}}})
+
+    async def losing_trade(s: TradingSession) -> None:
+        broker.price = Decimal("1.10000")
+        assert s.submit(s.order("S1", "EURUSD", "buy", Decimal(1000))) is not None
+        await asyncio.sleep(0.05)
+        broker.price = Decimal("1.09000")
+        assert s.submit(s.order("S1", "EURUSD", "sell", Decimal(1000))) is not None
+        await asyncio.sleep(0.05)
+
+    async def first() -> None:
+        s = _session(broker, db, risk_config=risk)
+        await s.start()
+        await losing_trade(s)
+        assert len(s.kernel.portfolio.trades) == 1 and s.kernel.portfolio.trades[0].pnl < 0
+        assert not s.kernel.risk.locks.active()
+        await s.stop()
+
+    asyncio.run(first())
+
+    async def second() -> None:
+        broker.events = asyncio.Queue()  # the broker's stream, on this run's event loop
+        s = _session(broker, db, risk_config=risk)
+        await s.start()
+        assert "account losing streak: 1 / max 2" in s.kernel.risk_parts.protections.status()  # type: ignore[union-attr]
+        assert not s.kernel.risk.locks.active()  # rebuilding sets no lock below the limit
+        await losing_trade(s)
+        (lock,) = s.kernel.risk.locks.active()
+        assert lock.source == "protection:consecutive_losses"
+        o = s.order("S1", "EURUSD", "buy", Decimal(1000))
+        assert s.submit(o) is None and o.reason.startswith("PROTECTION_LOCK")
+        await s.stop()
+
+    asyncio.run(second())
+
+
+def test_todays_entries_from_before_a_restart_count_toward_the_daily_limit(tmp_path: Path) -> None:
+    """Entries are counted from fills, which a restart does not replay on the bus: the session rebuilds the
+    protections' counters from the stored trades and positions, so the second entry of the day still locks."""
+    db = tmp_path / "tb.db"
+    broker = MemoryBroker()
+    risk = parse_risk_config({"protections": {"global": {"max_trades_per_day": 2}}})
+
+    async def first() -> None:
+        s = _session(broker, db, risk_config=risk)
+        await s.start()
+        assert s.submit(s.order("S1", "EURUSD", "buy", Decimal(1000))) is not None
+        await asyncio.sleep(0.05)
+        assert s.kernel.portfolio.net_quantity("EURUSD") == 1000
+        await s.stop()
+
+    asyncio.run(first())
+
+    async def second() -> None:
+        broker.events = asyncio.Queue()  # the broker's stream, on this run's event loop
+        s = _session(broker, db, risk_config=risk)
+        await s.start()
+        assert "account entries today: 1 / max 2" in s.kernel.risk_parts.protections.status()  # type: ignore[union-attr]
+        assert s.submit(s.order("S1", "GBPUSD", "buy", Decimal(1000))) is not None
+        await asyncio.sleep(0.05)
+        (lock,) = s.kernel.risk.locks.active()
+        assert lock.source == "protection:trades_per_day"
+        await s.stop()
+
+    asyncio.run(second())

@@ -125,8 +125,12 @@ class TradingSession:
 
     # ---- state ---------------------------------------------------------------------------------------------
     def restore(self) -> None:
-        """Orders and positions as stored: every fill replayed into the portfolio, trade ids remembered."""
+        """Orders and positions as stored: every fill replayed into the portfolio, trade ids remembered; the
+        protections' counters rebuilt from the replayed trades."""
         cache, risk, portfolio = self.kernel.cache, self.kernel.risk, self.kernel.portfolio
+        protections = self.kernel.risk_parts.protections
+        if protections is not None:  # the replay's trades are history, not news: counted once, below
+            protections.detach(self.kernel.bus)
         for order in self.journal.load():
             cache.orders[order.client_order_id] = order
             cache.track(order)
@@ -138,6 +142,9 @@ class TradingSession:
                 owner.trade_ids.add(fill.trade_id)
             self.reconciler._instrument(fill.instrument_id)
             portfolio.on_fill(fill, 0)
+        if protections is not None:  # daily counters, streaks and drawdowns as they stood before the restart
+            protections.rebuild(portfolio.trades, time.time_ns())
+            protections.attach(self.kernel.bus)
 
     def positions(self) -> dict[str, Decimal]:
         p = self.kernel.portfolio
