@@ -13,7 +13,7 @@ from typing import Any
 
 from tests.fakes.memory_broker import MemoryBroker
 
-from traderbot.brokers.base import BrokerEvent, BrokerUnavailable
+from traderbot.brokers.base import BrokerEvent, BrokerUnavailable, StreamInterrupted, StreamReconnected
 from traderbot.live.session import SessionConfig, TradingSession
 from traderbot.model.enums import OrderStatus, OrderType
 from traderbot.model.instrument import get_instrument
@@ -159,6 +159,36 @@ def test_a_long_lost_connection_pauses_until_the_stream_is_back(tmp_path: Path) 
         assert s.submit(late) is None and late.reason.startswith("CIRCUIT_BREAKER: breaker:disconnect")
 
         broker.down = False
+        await until(lambda: s.kernel.risk.locks.get(SYSTEM, DISCONNECT) is None, timeout=10)
+        again = s.order("S1", "EURUSD", "buy", Decimal(1000))
+        s.submit(again)
+        await until(lambda: again.status is OrderStatus.FILLED)
+        await s.stop()
+
+    asyncio.run(run())
+
+
+class ReconnectingBroker(MemoryBroker):
+    """Reconnects its stream by itself, as the real adapters do: says StreamInterrupted when the stream is lost,
+    stays silent while it retries, then says StreamReconnected. The stream itself never ends."""
+
+    def interrupt(self) -> None:
+        self.events.put_nowait(StreamInterrupted("mem", time.time_ns(), "connection reset by peer"))
+
+    def back(self) -> None:
+        self.events.put_nowait(StreamReconnected("mem", time.time_ns(), "connection reset by peer"))
+
+
+def test_an_outage_inside_the_adapter_trips_the_lost_connection_breaker(tmp_path: Path) -> None:
+    async def run() -> None:
+        broker = ReconnectingBroker()
+        s = await _session(broker, tmp_path, disconnect_after_s=1)
+        broker.interrupt()
+        await until(lambda: s.kernel.risk.locks.get(SYSTEM, DISCONNECT) is not None, timeout=10)
+        late = s.order("S1", "EURUSD", "buy", Decimal(1000))
+        assert s.submit(late) is None and late.reason.startswith("CIRCUIT_BREAKER: breaker:disconnect")
+        assert s.venue.errors == 0  # told of the outage, not crashed into: the same stream goes on
+        broker.back()
         await until(lambda: s.kernel.risk.locks.get(SYSTEM, DISCONNECT) is None, timeout=10)
         again = s.order("S1", "EURUSD", "buy", Decimal(1000))
         s.submit(again)

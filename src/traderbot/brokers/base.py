@@ -105,7 +105,16 @@ class StreamReconnected(NamedTuple):
     reason: str = ""
 
 
-BrokerEvent = OrderEvent | StreamReconnected
+class StreamInterrupted(NamedTuple):
+    """Yielded by `transactions()` as soon as the stream is lost, before the adapter starts reconnecting (which
+    can take a while): the lost-connection breaker counts the outage from here, until StreamReconnected."""
+
+    broker: str
+    ts: int
+    reason: str = ""
+
+
+BrokerEvent = OrderEvent | StreamReconnected | StreamInterrupted
 
 
 # ---- errors -------------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from traderbot.brokers.base import (
     BrokerOrder,
     BrokerRateLimited,
     BrokerRejected,
+    StreamInterrupted,
     StreamReconnected,
 )
 from traderbot.core.messages import (
@@ -320,6 +321,9 @@ class BrokerVenue:
                 )
             try:
                 async for ev in self.broker.transactions():
+                    if isinstance(ev, StreamInterrupted):  # the adapter reconnects by itself: down until then
+                        self._stream_is_down()  # health hook
+                        continue
                     self._stream_is_up()  # health hook
                     if isinstance(ev, StreamReconnected):
                         await on_reconnect(f"stream reconnected: {ev.reason}".rstrip(": "))

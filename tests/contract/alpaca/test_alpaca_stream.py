@@ -19,6 +19,7 @@ from traderbot.brokers.base import (
     BrokerEvent,
     BrokerUnavailable,
     PriceTick,
+    StreamInterrupted,
     StreamReconnected,
 )
 from traderbot.brokers.credentials import Secret
@@ -97,6 +98,8 @@ def test_dropped_stream_reconnects_and_says_so_then_events_flow_again() -> None:
         await until(lambda: bool(events.of(StreamReconnected)), "StreamReconnected")
         (note,) = events.of(StreamReconnected)
         assert note.broker == "alpaca" and "no close frame" in note.reason
+        (lost,) = events.of(StreamInterrupted)  # said first, when the connection went
+        assert events.items.index(lost) < events.items.index(note) and "no close frame" in lost.reason
         await until(lambda: fake.stream_connections == 1, "the new connection")
         buy = order()
         await broker.submit(buy)

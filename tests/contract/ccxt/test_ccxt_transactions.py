@@ -9,7 +9,7 @@ from decimal import Decimal
 from tests.contract.ccxt.harness import order, run, until
 from tests.fakes.binance_fake import BinanceFake
 
-from traderbot.brokers.base import BrokerEvent, StreamReconnected
+from traderbot.brokers.base import BrokerEvent, StreamInterrupted, StreamReconnected
 from traderbot.brokers.ccxt import CcxtBroker
 from traderbot.core.messages import OrderAccepted, OrderCanceled, OrderFilled, OrderUpdated
 from traderbot.model.enums import OrderType
@@ -94,6 +94,8 @@ def test_a_failing_poll_backs_off_then_reports_reconnected_and_loses_no_fill() -
         await seen.close()
         kinds = [type(e) for e in seen.events]
         assert StreamReconnected in kinds and kinds.index(StreamReconnected) < kinds.index(OrderFilled)
+        assert kinds.count(StreamInterrupted) == 1  # once, at the first failed poll of the outage
+        assert kinds.index(StreamInterrupted) < kinds.index(StreamReconnected)
         assert len(seen.of(OrderFilled)) == 1
 
     run(scenario)

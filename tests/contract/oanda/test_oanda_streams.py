@@ -18,6 +18,7 @@ from traderbot.brokers.base import (
     BrokerEvent,
     BrokerUnavailable,
     PriceTick,
+    StreamInterrupted,
     StreamReconnected,
 )
 from traderbot.brokers.credentials import Secret
@@ -112,6 +113,7 @@ def test_transaction_stream_replays_what_it_missed_once_then_says_it_reconnected
 
         fake.stream_control("transactions", "block")  # reconnects fail until unblocked
         fake.stream_control("transactions", "drop")
+        await eventually(lambda: any(isinstance(e, StreamInterrupted) for e in events), what="the outage")
         await eventually(lambda: fake.route_count("transactions.stream") >= 2, what="a reconnect attempt")
         b = make_order("EURUSD", "sell", Decimal(4))
         await broker.submit(b)  # both happen while the stream is down
@@ -128,6 +130,7 @@ def test_transaction_stream_replays_what_it_missed_once_then_says_it_reconnected
         kinds = [(type(e).__name__, getattr(e, "client_order_id", "")) for e in events]
         assert kinds == [
             ("OrderAccepted", a.client_order_id), ("OrderFilled", a.client_order_id),
+            ("StreamInterrupted", ""),  # at the drop, before the (blocked) reconnect attempts
             ("OrderAccepted", b.client_order_id), ("OrderFilled", b.client_order_id),
             ("OrderAccepted", c.client_order_id), ("OrderCanceled", c.client_order_id),
             ("StreamReconnected", ""),

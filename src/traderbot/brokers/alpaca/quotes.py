@@ -17,7 +17,7 @@ from websockets.asyncio.client import ClientConnection
 
 from traderbot.brokers.alpaca.config import AlpacaConfig
 from traderbot.brokers.alpaca.mapping import dec, parse_ts
-from traderbot.brokers.alpaca.websocket import Handshake, Reconnected, expect, messages
+from traderbot.brokers.alpaca.websocket import Handshake, Interrupted, Reconnected, expect, messages
 from traderbot.brokers.base import BrokerAuthError, BrokerUnavailable, MalformedMessage, PriceTick
 
 log = logging.getLogger("traderbot.brokers.alpaca")
@@ -65,7 +65,7 @@ def tick(msg: dict[str, Any]) -> PriceTick:
 async def quotes(config: AlpacaConfig, symbols: Sequence[str]) -> AsyncIterator[PriceTick]:
     """PriceTicks for `symbols` forever (reconnecting; quotes missed meanwhile are simply newer ones later)."""
     async for msg in messages(NAME, config.quotes_endpoint, _handshake(config, symbols), config):
-        if isinstance(msg, Reconnected):
+        if isinstance(msg, Reconnected | Interrupted):
             continue
         kind = msg.get("T")
         if kind == "error":

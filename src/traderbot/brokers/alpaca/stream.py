@@ -22,12 +22,13 @@ from websockets.asyncio.client import ClientConnection
 
 from traderbot.brokers.alpaca.config import AlpacaConfig
 from traderbot.brokers.alpaca.mapping import base_client_id, dec, opt_dec, parse_ts
-from traderbot.brokers.alpaca.websocket import Handshake, Reconnected, expect, messages
+from traderbot.brokers.alpaca.websocket import Handshake, Interrupted, Reconnected, expect, messages
 from traderbot.brokers.base import (
     BrokerAuthError,
     BrokerEvent,
     BrokerUnavailable,
     MalformedMessage,
+    StreamInterrupted,
     StreamReconnected,
 )
 from traderbot.core.messages import (
@@ -128,6 +129,9 @@ def _handshake(config: AlpacaConfig) -> Handshake:
 async def trade_updates(config: AlpacaConfig) -> AsyncIterator[BrokerEvent]:
     """Order events forever; StreamReconnected after every reconnect; malformed updates logged and skipped."""
     async for msg in messages(NAME, config.stream_endpoint, _handshake(config), config):
+        if isinstance(msg, Interrupted):
+            yield StreamInterrupted("alpaca", time.time_ns(), msg.reason)
+            continue
         if isinstance(msg, Reconnected):
             log.warning("%s reconnected after %s: reconcile orders and fills", NAME, msg.reason)
             yield StreamReconnected("alpaca", time.time_ns(), msg.reason)

@@ -47,6 +47,13 @@ class Reconnected:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Interrupted:
+    """The connection was lost (`reason`); reconnecting follows."""
+
+    reason: str
+
+
 def decode(frame: str | bytes, name: str) -> list[dict[str, Any]]:
     """One frame (text, or binary as Alpaca's trading stream sends) -> its JSON objects; [] if malformed."""
     try:
@@ -79,14 +86,16 @@ def _describe(exc: BaseException) -> str:
 
 async def messages(
     name: str, url: str, handshake: Handshake, config: AlpacaConfig
-) -> AsyncIterator[dict[str, Any] | Reconnected]:
-    """Decoded messages from `url` forever; after any break, reconnect with backoff and yield Reconnected.
+) -> AsyncIterator[dict[str, Any] | Reconnected | Interrupted]:
+    """Decoded messages from `url` forever; at a break yield Interrupted, reconnect with backoff, and yield
+    Reconnected once back.
 
     Refused credentials (BrokerAuthError) end the iterator at once; `max_reconnects` consecutive failures
     raise BrokerUnavailable. Malformed frames are logged and skipped.
     """
     failures = 0
     broken: str | None = None  # why the previous connection (attempt) ended; None before the first
+    up = False  # connected (and logged in) since the last Interrupted
     while True:
         try:
             async with connect(
@@ -99,6 +108,7 @@ async def messages(
                 logger=_WIRE_LOG,
             ) as ws:
                 await handshake(ws)
+                up = True
                 log.info("%s connected to %s", name, url)
                 if broken is not None:
                     yield Reconnected(broken)
@@ -114,6 +124,9 @@ async def messages(
         except (WebSocketException, OSError, TimeoutError, BrokerUnavailable, MalformedMessage) as exc:
             broken = _describe(exc)
         failures += 1
+        if up:  # the connection was up: the outage starts now (later failed attempts are the same outage)
+            up = False
+            yield Interrupted(broken)
         if config.max_reconnects is not None and failures > config.max_reconnects:
             raise BrokerUnavailable(f"{name}: gave up after {failures} failed connections; last: {broken}.")
         delay = min(config.reconnect_max, config.reconnect_min * 2 ** (failures - 1))

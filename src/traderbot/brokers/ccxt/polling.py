@@ -34,6 +34,7 @@ from traderbot.brokers.base import (
     BrokerUnavailable,
     MalformedMessage,
     PriceTick,
+    StreamInterrupted,
     StreamReconnected,
 )
 from traderbot.brokers.ccxt.mapping import dec, split_client_id, to_broker_fill, to_order_filled
@@ -86,6 +87,8 @@ async def poll_transactions(b: CcxtBroker) -> AsyncIterator[BrokerEvent]:
             raise
         except Exception as exc:  # a failed poll changes nothing; the stream lives on
             err = exc if isinstance(exc, BrokerError) else MalformedMessage(f"{b.name}: {exc!r}")
+            if not failure:  # the first failed poll of an outage
+                yield StreamInterrupted(b.name, time.time_ns(), str(err))
             failure = str(err)
             wait = max(backoff, err.retry_after if isinstance(err, BrokerRateLimited) else 0.0)
             log.warning("%s: transaction poll failed (%s); next try in %.2fs", b.name, err, wait)

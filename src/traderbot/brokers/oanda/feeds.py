@@ -19,6 +19,7 @@ from traderbot.brokers.base import (
     BrokerEvent,
     MalformedMessage,
     PriceTick,
+    StreamInterrupted,
     StreamReconnected,
 )
 from traderbot.brokers.oanda.client import JSON, OandaClient
@@ -119,6 +120,7 @@ class TransactionFeed:
                         yield ev
                 except StreamClosed as exc:
                     reason = exc.reason
+                    yield StreamInterrupted("oanda", time.time_ns(), reason)
                     await session.open()
         finally:
             await session.close()
