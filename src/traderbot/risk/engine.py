@@ -11,6 +11,7 @@ correlation checks never deny a risk-reducing order.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from traderbot.brokers.sim.rejections import MarketHours
 from traderbot.core.bus import MessageBus
+from traderbot.errors import UserError
 from traderbot.kernel.cache import Cache
 from traderbot.model.enums import OrderSide, OrderType
 from traderbot.model.order import Order
@@ -181,6 +183,9 @@ class RiskEngine:
         the order path. A live session runs it as each bar arrives (`follow_bars`)."""
         if self._sized or self._growing:
             self.exposure.begin(self._book)
+            for iid in self.cache.primary:  # every pair's unit value (price x rate), not only the book's
+                with contextlib.suppress(UserError):  # no rate yet: the order itself will say so
+                    self.exposure.unit_value(iid)
         if self._correlation is not None:
             self._correlation.prepare()
         if self._collar is not None:
