@@ -78,30 +78,29 @@ class CorrelationCheck:
             value = self._memo[key] = al.correlation(na, nb, self.config.lookback_bars)
         return value
 
+    def _decisions(self) -> dict[tuple[str, OrderSide], str | None]:
+        """Decisions depend only on the pair, the side, the closed bars and the positions: they are kept until
+        a bar closes or a position changes."""
+        stamp = (sum(self.cache.visible), self.portfolio.version)
+        if stamp != self._stamp:
+            self._stamp = stamp
+            self._decided.clear()
+        return self._decided
+
     def prepare(self) -> None:
         """Decide now, for every pair and side, what `check` would decide until the next bar or fill."""
-        c = self.cache
-        stamp = (sum(c.visible), self.portfolio.version)
-        if stamp != self._stamp:
-            self._stamp = stamp
-            self._decided.clear()
-        for iid in c.primary:
+        decided = self._decisions()
+        for iid in self.cache.primary:
             for side in (OrderSide.BUY, OrderSide.SELL):
-                if (iid, side) not in self._decided:
-                    self._decided[(iid, side)] = self._decide(iid, side)
+                if (iid, side) not in decided:
+                    decided[(iid, side)] = self._decide(iid, side)
 
     def check(self, order: Order) -> str | None:
-        """The decision depends only on the pair, the side, the closed bars and the positions, so it is
-        memoised until a bar closes or a position changes."""
-        c = self.cache
-        stamp = (sum(c.visible), self.portfolio.version)
-        if stamp != self._stamp:
-            self._stamp = stamp
-            self._decided.clear()
+        decided = self._decisions()
         key = (order.instrument_id, order.side)
-        if key in self._decided:
-            return self._decided[key]
-        reason = self._decided[key] = self._decide(*key)
+        if key in decided:
+            return decided[key]
+        reason = decided[key] = self._decide(*key)
         return reason
 
     def _decide(self, iid: str, side: OrderSide) -> str | None:

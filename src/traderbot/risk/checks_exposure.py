@@ -251,11 +251,6 @@ class ExposureChecks:
         out.pop(self.portfolio.currency, None)  # the account's own currency is not a currency risk
         return out
 
-    def currency_bounds(self) -> dict[str, tuple[Decimal, Decimal]]:
-        """Per currency, the lowest and highest net exposure any subset of the open orders could produce when
-        filled, on top of the positions (account currency)."""
-        return self.sums.bounds()
-
     def _delta(self, iid: str, signed: Decimal, px: Decimal | None) -> dict[str, Decimal]:
         inst = self.cache.instruments[iid]
         value = signed * self.unit_value(iid, px)
