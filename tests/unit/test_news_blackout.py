@@ -8,6 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from traderbot.errors import UserError
@@ -557,3 +559,32 @@ def test_config_validation_errors_name_the_fix(values: dict[str, object], expect
 def test_config_is_frozen() -> None:
     with pytest.raises(ValidationError):
         NewsConfig().minutes_before = 30
+
+
+# --- the per-instrument memo -----------------------------------------------------------------------------------
+
+_events = st.lists(
+    st.tuples(st.integers(0, 600), st.sampled_from(["USD", "EUR", "JPY"])), min_size=0, max_size=25
+).map(lambda xs: [NewsEvent(m * MIN, c, Impact.HIGH, f"e{n}") for n, (m, c) in enumerate(xs)])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    events=_events,
+    before=st.integers(0, 60),
+    after=st.integers(0, 60),
+    times=st.lists(st.integers(-30, 700), min_size=1, max_size=60),
+    pair=st.sampled_from(["EURUSD", "USDJPY", "EURJPY", "GBPCHF"]),
+)
+def test_the_memoised_answer_is_the_fresh_answer_at_every_time(
+    events: list[NewsEvent], before: int, after: int, times: list[int], pair: str
+) -> None:
+    """The answer is kept per instrument until the next window of its currencies opens or ends: asked along
+    any walk of times (forward, backward, on window edges to the nanosecond), it equals a fresh calendar's."""
+    config = NewsConfig(minutes_before=before, minutes_after=after)
+    kept = NewsBlackout(events, config)
+    inst = get_instrument(pair)
+    walk = sorted(times) + times  # a forward walk, then the times as drawn
+    edges = [t for e in events for t in (e.ts_ns - before * MIN, e.ts_ns + after * MIN)]
+    for now in [t * MIN for t in walk] + [e + d for e in edges for d in (-1, 0, 1)]:
+        assert kept.active(inst, now) == NewsBlackout(events, config).active(inst, now), now

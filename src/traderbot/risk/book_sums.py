@@ -92,6 +92,14 @@ class BookSums:
             self.orders_margin()
             self.free_margin()
 
+    def reprice(self, pairs: Iterable[str]) -> None:
+        """These pairs' prices (or positions, or open orders) changed: recompute their rows; equity moved with
+        the prices, so the free margin is worked out again."""
+        self._free = None
+        self.touch(pairs)
+        if self._orders_margin is not None:
+            self.free_margin()
+
     def touch(self, pairs: Iterable[str]) -> None:
         """These pairs' positions or open orders changed: recompute their rows and adjust the totals."""
         _WIDE.clear_flags()

@@ -87,6 +87,25 @@ class CorrelationCheck:
             self._decided.clear()
         return self._decided
 
+    def follow(self, instrument_id: str | None, gen_before: int) -> bool:
+        """One bar closed since the decisions were made at `gen_before` closed bars: only correlations with
+        that pair moved, so forget its own decisions, or every decision when a position is held in it (each
+        pair's decision weighs its correlation with the held ones). False when the decisions were made before
+        an earlier bar."""
+        version = self.portfolio.version
+        if self._stamp[0] != gen_before:
+            return False
+        if self._stamp[1] != version:  # positions changed too: every decision goes, as at the next order
+            self._decided.clear()
+        self._stamp = (sum(self.cache.visible), version)
+        if instrument_id is not None:
+            if self.portfolio._net.get(instrument_id):
+                self._decided.clear()
+            else:
+                self._decided.pop((instrument_id, OrderSide.BUY), None)
+                self._decided.pop((instrument_id, OrderSide.SELL), None)
+        return True
+
     def prepare(self) -> None:
         """Decide now, for every pair and side, what `check` would decide until the next bar or fill."""
         decided = self._decisions()

@@ -86,6 +86,32 @@ class ExposureChecks:
         elif book:
             self.catch_up()
 
+    def follow(self, instrument_id: str | None, gen_before: int) -> bool:
+        """One bar closed since the prices were memoised at `gen_before` closed bars (of `instrument_id` when
+        it is the pair's primary series, else of a series no price is read from): forget only the rates and
+        unit values that depend on that pair's price and recompute the book sums' rows of the pairs they feed
+        (and of those that changed since). False when the memos were not current before this bar: the caller
+        then revalues everything."""
+        if self._gen != gen_before:
+            return False
+        self._gen = sum(self.cache.visible)
+        touched, filled = self.open.touched, self.portfolio.touched
+        pairs = touched | filled
+        touched.clear()
+        filled.clear()
+        if instrument_id is not None:
+            acct, rates, units = self.portfolio.currency, self._rates, self._units
+            moved = {c for c in rates if instrument_id in (c + acct, acct + c)}  # Cache.rate's two pairs
+            for c in moved:
+                del rates[c]
+            instruments = self.cache.instruments
+            stale = [p for p in units if p == instrument_id or instruments[p].quote in moved]
+            for p in stale:
+                del units[p]
+            pairs.update(stale)
+        self.sums.reprice(pairs)
+        return True
+
     def catch_up(self) -> None:
         """Recompute the book sums' rows of the pairs that changed (at the current prices)."""
         touched, filled = self.open.touched, self.portfolio.touched

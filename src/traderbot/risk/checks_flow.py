@@ -31,6 +31,20 @@ class FlowChecks:
         self._cancels: deque[int] = deque()
         self._repeats: dict[tuple[str, str, str], deque[int]] = {}
 
+    def expire(self, now: int) -> None:
+        """Drop the entries that have left their windows by `now` (each check also drops those it meets), so
+        the first order after the clock moves does not pay for it."""
+        rate = self._rate_ns
+        for q in (self._submits, self._cancels):
+            while q and now - q[0] >= rate:
+                q.popleft()
+        repeat = self._repeat_ns
+        for q in self._repeats.values():
+            while q and now - q[0] >= repeat:
+                q.popleft()
+        if len(self._recent) > 10_000:
+            self._recent = {k: t for k, t in self._recent.items() if now - t < self._dup_ns}
+
     def check_duplicate(self, order: Order, now: int) -> str | None:
         key = (order.strategy_id, order.instrument_id, order.side, order.type, order.quantity,
                order.equity_fraction, order.price, order.trigger_price)  # fmt: skip

@@ -22,6 +22,7 @@ from traderbot.brokers.sim.rejections import MarketHours
 from traderbot.core.bus import MessageBus
 from traderbot.errors import UserError
 from traderbot.kernel.cache import Cache
+from traderbot.model.data import Bar
 from traderbot.model.enums import OrderSide, OrderType
 from traderbot.model.order import Order
 from traderbot.portfolio.portfolio import Portfolio
@@ -108,6 +109,7 @@ class RiskEngine:
         self.quotes: dict[str, tuple[int, Decimal]] = {}  # live prices: instrument -> (ts, mid)
         self._bar_refs: dict[str, tuple[int, int, tuple[int, Decimal]]] = {}  # (series, bars, (ts, close))
         self._seen_ids: set[str] = set()
+        self._seen: list[int] = []  # closed bars per series when the memos were last brought up to date
         self.denied = 0
         self.denials: Counter[str] = Counter()  # reason code -> orders denied (a backtest reports these)
         self.recent: deque[Denial] = deque(maxlen=200)
@@ -178,7 +180,8 @@ class RiskEngine:
 
     def revalue(self) -> None:
         """Bring every price-dependent memo up to date now: the exposure and margin sums, the correlations the
-        correlation cap would ask for, and the market-hours calendar day. The result of a check never depends on
+        correlation cap would ask for; and what depends on the time: the market-hours calendar day, the news
+        windows, the flow windows. The result of a check never depends on
         whether this ran (each memo also catches up on its own at the next order); it only moves the work off
         the order path. A live session runs it as each bar arrives (`follow_bars`)."""
         if self._sized or self._growing:
@@ -191,17 +194,61 @@ class RiskEngine:
         if self._collar is not None:
             for iid in self.cache.primary:
                 self.reference(iid)
-        if self.config is not None and self.config.market_hours:
-            now = self.cache.now_ns
-            for inst in {i.calendar: i for i in self.cache.instruments.values()}.values():
-                self._hours.problem(inst, now)
+        self._clock_moved()
+        self._seen = list(self.cache.visible)
 
     def follow_bars(self, bus: MessageBus) -> None:
         """Revalue as each bar arrives on the bus (after the cache has it, before strategies see it)."""
         bus.subscribe("bars", self._on_bar)
 
-    def _on_bar(self, _bar: object) -> None:
-        self.revalue()
+    def _on_bar(self, bar: Bar) -> None:
+        """Bring the memos up to date for this one bar: only what depends on its pair's price is recomputed
+        when nothing else moved since the last revaluation; otherwise everything is revalued."""
+        c = self.cache
+        k = c.primary.get(bar.instrument_id, -1)
+        iid: str | None = bar.instrument_id
+        if (
+            k < 0 or c.series[k].timeframe.name != bar.timeframe
+        ):  # another timeframe: no price is read from it
+            iid = None
+            k = next((j for j, s in enumerate(c.series)
+                      if s.instrument_id == bar.instrument_id and s.timeframe.name == bar.timeframe), -1)  # fmt: skip
+        seen, visible = self._seen, c.visible
+        if k < 0 or len(seen) != len(visible):
+            self.revalue()
+            return
+        before = sum(seen)
+        seen[k] = visible[k]
+        if seen != visible or not self._follow(iid, before):
+            self.revalue()
+
+    def _follow(self, iid: str | None, before: int) -> bool:
+        if (self._sized or self._growing) and not self.exposure.follow(iid, before):
+            return False
+        if self._correlation is not None:
+            if not self._correlation.follow(iid, before):
+                return False
+            self._correlation.prepare()
+        if iid is not None:
+            if self._sized or self._growing:
+                with contextlib.suppress(UserError):
+                    self.exposure.unit_value(iid)
+            if self._collar is not None:
+                self.reference(iid)
+        self._clock_moved()
+        return True
+
+    def _clock_moved(self) -> None:
+        """What depends on the time alone: the market-hours day, the news windows, the flow windows."""
+        now, cache = self.cache.now_ns, self.cache
+        if self.config is not None and self.config.market_hours:
+            for inst in {i.calendar: i for i in cache.instruments.values()}.values():
+                self._hours.problem(inst, now)
+        if self.news is not None:
+            for iid in cache.primary:
+                self.news.active(cache.instruments[iid], now)
+        if self._flows:
+            self.flow.expire(now)
 
     def dispose(self) -> None:
         """Drop the chain (bound methods and checkers referring back to the kernel's parts)."""

@@ -26,6 +26,7 @@ from traderbot.risk.section import Section
 ISO_CURRENCIES: frozenset[str] = KNOWN_CURRENCIES - {"ALL"}
 
 _NS_PER_MIN = 60_000_000_000
+_FOREVER = 2**63
 _BASE_AND_QUOTE = frozenset({AssetClass.FX, AssetClass.METAL, AssetClass.CRYPTO})
 
 
@@ -96,6 +97,7 @@ class NewsBlackout:
             ends.append(e.ts_ns + self._after_ns)
             evs.append(e)
         self._ccys: dict[str, tuple[str, ...]] = {}  # instrument id -> its currencies that have events
+        self._memo: dict[str, tuple[int, int, NewsEvent | None]] = {}  # instrument -> (from, until, answer)
 
     @classmethod
     def from_config(cls, config: NewsConfig) -> NewsBlackout | None:
@@ -111,17 +113,27 @@ class NewsBlackout:
     def active(self, instrument: Instrument, now_ns: int) -> NewsEvent | None:
         """The earliest counted event of the instrument's currencies whose window [ts - before, ts + after]
         contains now, else None."""
+        memo = self._memo.get(instrument.id)
+        if memo is not None and memo[0] <= now_ns < memo[1]:
+            return memo[2]
         ccys = self._ccys.get(instrument.id)
         if ccys is None:
             ccys = self._ccys[instrument.id] = self._currencies(instrument)
         found: NewsEvent | None = None
+        until = _FOREVER  # the answer holds from now until the next window of these currencies opens or ends
         for ccy in ccys:
             ends, evs = self._by_ccy[ccy]
             i = bisect_left(ends, now_ns)  # first window that has not ended
             if i < len(ends):
                 event = evs[i]
-                if event.ts_ns - self._before_ns <= now_ns and (found is None or event.ts_ns < found.ts_ns):
-                    found = event
+                start = event.ts_ns - self._before_ns
+                if start <= now_ns:
+                    if found is None or event.ts_ns < found.ts_ns:
+                        found = event
+                    until = min(until, ends[i] + 1)
+                else:
+                    until = min(until, start)
+        self._memo[instrument.id] = (now_ns, until, found)
         return found
 
     def describe(self, event: NewsEvent, now_ns: int) -> str:
