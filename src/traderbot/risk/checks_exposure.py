@@ -214,8 +214,8 @@ class ExposureChecks:
 
     def _opened(self) -> frozenset[str]:
         """Pairs that hold a position or could (open orders that could open one count: the worst case);
-        memoised until the book changes."""
-        key = (self.open.version, self.portfolio.version)
+        memoised until a position changes or a pair side gains its first open order or loses its last."""
+        key = (self.open.shape, self.portfolio.version)
         memo = self._opened_memo
         if memo is None or memo[0] != key:
             opened = {i for i, q in self.portfolio._net.items() if q}

@@ -22,11 +22,13 @@ class OpenOrderBook:
         self.side: dict[tuple[str, OrderSide], Decimal] = {}  # (pair, side) -> open quantity
         self.by_strategy: dict[tuple[str, str, OrderSide], Decimal] = {}  # (strategy, pair, side) -> quantity
         self.version = 0
+        self.shape = 0  # bumped when a (pair, side) gains its first open order or loses its last
         self.touched: set[str] = set()  # pairs changed since the exposure sums last looked
         self.on_change: Callable[[], None] | None = None  # told after each change (the sums catch up at once)
 
     def rebuild(self, orders: Iterable[Order]) -> None:
         self.touched.update(iid for iid, _ in self.side)
+        self.shape += 1
         self._contrib.clear()
         self.side.clear()
         self.by_strategy.clear()
@@ -57,9 +59,11 @@ class OpenOrderBook:
         k1 = (iid, side)
         v = self.side.get(k1, ZERO) + q
         if v:
+            if k1 not in self.side:
+                self.shape += 1
             self.side[k1] = v
-        else:
-            self.side.pop(k1, None)
+        elif self.side.pop(k1, None) is not None:
+            self.shape += 1
         k2 = (sid, iid, side)
         v = self.by_strategy.get(k2, ZERO) + q
         if v:
