@@ -26,7 +26,9 @@ def _register() -> None:
     if _registered:
         return
     _registered = True
+    from traderbot.cli import cache as cache_cli
     from traderbot.cli import data as data_cli
+    from traderbot.cli import pairs as pairs_cli
     from traderbot.cli import risk as risk_cli
     from traderbot.cli.backtest import backtest
     from traderbot.cli.demo import demo
@@ -34,6 +36,8 @@ def _register() -> None:
     from traderbot.cli.orders import orders, positions, reconcile
 
     app.add_typer(data_cli.app, name="data")
+    app.add_typer(cache_cli.app, name="cache")
+    app.add_typer(pairs_cli.app, name="pairs")
     app.add_typer(risk_cli.app, name="risk")
     app.command()(backtest)
     app.command()(optimize)
