@@ -257,8 +257,12 @@ def simulate(
     cfg: np.ndarray,
     record: bool,
     tr_out: np.ndarray,
+    eq_out: np.ndarray,
 ) -> np.ndarray:
+    """Stats of one parameter set; with `record`, trades go to tr_out; with a non-empty eq_out, the equity at
+    each day end (day k's at eq_out[k]) goes there (training measures windows on it)."""
     n = len(c)
+    rec_eq = len(eq_out) > 0
     cash0 = cfg[CASH]
     st = np.zeros(N_ST)
     st[ST_BAL] = cash0
@@ -305,6 +309,8 @@ def simulate(
                 maxdd = dd
         if day_end[t]:
             ndays += 1
+            if rec_eq:
+                eq_out[ndays - 1] = eq
             if eq != last_day_eq:  # an unchanged day has r == 0 exactly: nothing to add
                 r = eq / last_day_eq - 1.0 if last_day_eq > 0 else 0.0
                 rsum += r
@@ -329,6 +335,8 @@ def simulate(
                     maxdd = dd
             if day_end[t]:
                 ndays += 1
+                if rec_eq:
+                    eq_out[ndays - 1] = eq
                 if eq != last_day_eq:
                     r = eq / last_day_eq - 1.0 if last_day_eq > 0 else 0.0
                     rsum += r
@@ -378,10 +386,11 @@ def _simulate_many(
     m = sigs.shape[0]
     out = np.empty((m, N_STATS))
     dummy = np.zeros((1, 7))
+    no_eq = np.zeros(0)
     for j in prange(m):
         sl = sl_px[j] if sl_px.shape[0] == m else sl_px[0]
         tp = tp_px[j] if tp_px.shape[0] == m else tp_px[0]
-        out[j] = simulate(o, h, lo, c, sigs[j], sl, tp, risk_dist, day_end, cfg, False, dummy)
+        out[j] = simulate(o, h, lo, c, sigs[j], sl, tp, risk_dist, day_end, cfg, False, dummy, no_eq)
     return out
 
 

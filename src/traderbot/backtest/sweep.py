@@ -205,7 +205,7 @@ def sweep_trades(
     risk = _risk_dist(series, sig) if sizing.method == "risk" else np.zeros(len(c))
     cfg = build_cfg(inst, venue, sizing, cash, bool(params.get("long_only", False)), ppy)
     rec = np.zeros((len(c) + 1, 7))
-    stats = K.simulate(o, h, lo, c, sig, sl, tp, risk, ends, cfg, True, rec)
+    stats = K.simulate(o, h, lo, c, sig, sl, tp, risk, ends, cfg, True, rec, np.zeros(0))
     n = int(stats[K.S_TRADES])
     r = rec[:n]
     ts = series.ts

@@ -1,0 +1,1 @@
+"""Per-pair training: walk-forward folds, window metrics and objectives, overfitting statistics, the promotion gate."""
