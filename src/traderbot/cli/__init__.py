@@ -47,11 +47,28 @@ def _register() -> None:
     app.command()(reconcile)
 
 
+def _click_classes() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """Click's usage-error and abort classes, from click itself and from Typer's bundled copy if it has one."""
+    import click
+
+    usage: list[type[BaseException]] = [click.ClickException]
+    abort: list[type[BaseException]] = [click.exceptions.Abort]
+    try:
+        import importlib
+
+        bundled = importlib.import_module("typer._click.exceptions")
+        usage.append(bundled.ClickException)
+        abort.append(bundled.Abort)
+    except (ImportError, AttributeError):
+        pass
+    return tuple(usage), tuple(abort)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors print one line to stderr and exit 2, never a traceback."""
     _register()
     try:
-        app(args=argv, standalone_mode=False)
+        rv = app(args=argv, standalone_mode=False)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -66,16 +83,15 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.exit_code or 0)
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
-    except Exception as exc:  # click usage errors and aborts
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
+    except Exception as exc:  # click usage errors and aborts (Typer may carry its own copy of click)
+        usage, abort = _click_classes()
+        if isinstance(exc, usage):
+            exc.show()  # type: ignore[attr-defined]
+            return int(exc.exit_code)  # type: ignore[attr-defined]
+        if isinstance(exc, abort):
             return 1
         raise
-    return 0
+    return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0  # typer.Exit(code) comes back here
 
 
 if __name__ == "__main__":
