@@ -30,6 +30,7 @@ def _register() -> None:
     from traderbot.cli import data as data_cli
     from traderbot.cli import pairs as pairs_cli
     from traderbot.cli import risk as risk_cli
+    from traderbot.cli import train as train_cli
     from traderbot.cli.backtest import backtest
     from traderbot.cli.demo import demo
     from traderbot.cli.optimize import optimize
@@ -38,6 +39,7 @@ def _register() -> None:
     app.add_typer(data_cli.app, name="data")
     app.add_typer(cache_cli.app, name="cache")
     app.add_typer(pairs_cli.app, name="pairs")
+    app.add_typer(train_cli.app, name="train")
     app.add_typer(risk_cli.app, name="risk")
     app.command()(backtest)
     app.command()(optimize)

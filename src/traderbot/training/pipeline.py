@@ -254,7 +254,8 @@ def _result(spec: TrainSpec, pool: list[Evaluation], failures: list[str], wf: An
         "pair": spec.pair, "strategy": spec.strategy, "timeframe": spec.timeframe, "bars": bars,
         "objective": spec.objective, "trials": spec.trials, "evaluated": len(pool), "failed_trials": failures[:20],
         "params": deploy, "deploy_in_sample": as_dict(wf.deploy_in_sample),
-        "in_sample_mean": wf.is_mean, "out_of_sample": as_dict(wf.oos_total), "folds": folds,
+        "in_sample_mean": wf.is_mean, "in_sample": wf.is_mean, "out_of_sample": as_dict(wf.oos_total),
+        "folds": folds,
         "deflated_sharpe": asdict(dsr) if dsr is not None else None,
         "pbo": {"pbo": pbo.pbo, "n_splits": pbo.n_splits, "n_combinations": pbo.n_combinations,
                 "oos_rank_median": pbo.oos_rank_median, "degradation_slope": pbo.degradation_slope}
