@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.recent_cache import write_recent
 
 from traderbot.cli import _register, app, main
 from traderbot.cli import pairs as pairs_cli
@@ -25,7 +26,10 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> str:
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The database, and a user store whose EURUSD bars end now (the trading guard validates the cache)."""
+    monkeypatch.setenv("TRADERBOT_DATA_DIR", str(tmp_path / "data"))
+    write_recent(tmp_path / "data" / "store")
     return f"sqlite:///{tmp_path / 'tb.db'}"
 
 
@@ -172,3 +176,35 @@ def test_start_is_refused_while_a_stored_risk_lock_holds_the_pair(
                 "--db", db)[0] == 0  # fmt: skip
     code, _, err = _run(capsys, "pairs", "start", "EURUSD", "--reason", "go", "--db", db)
     assert code == 2 and "a risk lock holds it" in err and "NFP" in err
+
+
+def test_start_is_refused_while_the_pairs_cache_is_invalid(capsys: pytest.CaptureFixture[str], db: str,
+                                                          tmp_path: Path) -> None:  # fmt: skip
+    assert _run(capsys, "pairs", "add", "GBPUSD", "--reason", "r", "--db", db)[0] == 0
+    _train(db, "GBPUSD", 0.7)  # ready, but no GBPUSD bars in the store
+    code, _, err = _run(capsys, "pairs", "start", "GBPUSD", "--reason", "go", "--db", db)
+    assert code == 2 and "GBPUSD" in err and "cache" in err.lower(), err
+    code, out, _ = _run(capsys, "pairs", "--db", db, "--json")
+    health = {r["pair"]: r["cache_health"] for r in json.loads(out)}
+    assert health["GBPUSD"] == "no data" and health.get("EURUSD", "ok").startswith("ok")
+
+
+def test_a_trading_pair_whose_cache_goes_bad_is_stopped_by_cache_validate(
+    capsys: pytest.CaptureFixture[str], db: str, tmp_path: Path
+) -> None:
+    assert _run(capsys, "pairs", "add", "EURUSD", "--reason", "r", "--db", db)[0] == 0
+    _train(db, "EURUSD", 0.7)
+    assert _run(capsys, "pairs", "start", "EURUSD", "--reason", "go", "--db", db)[0] == 0
+    store = tmp_path / "data" / "store"
+    code, _, _ = _run(capsys, "cache", "validate", "EURUSD", "--store", str(store), "--db", db)
+    assert code == 0 and PairRegistry(open_engine(db)).get("EURUSD").state is PairState.TRADING
+    path = store / "EURUSD" / "1m.parquet"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)  # garbled in the middle
+    path.write_bytes(bytes(data))
+    code, _, err = _run(capsys, "cache", "validate", "EURUSD", "--store", str(store), "--db", db)
+    assert code == 1 and "EURUSD: stopped trading" in err
+    rec = PairRegistry(open_engine(db)).get("EURUSD")
+    assert rec.state is PairState.READY
+    last = PairRegistry(open_engine(db)).history("EURUSD", limit=1)[-1]
+    assert last.actor == "cache" and "cache invalid" in last.reason

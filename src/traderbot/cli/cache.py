@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -106,8 +107,14 @@ def validate_cmd(
     store: Path | None = STORE_OPT,
     now: str | None = NOW_OPT,
     as_json: bool = JSON_OPT,
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        help="Also stop trading pairs whose cache is invalid in the pair registry of this database.",
+    ),
 ) -> None:
-    """Full validation (re-hashing every file); exits 1 when any pair is invalid."""
+    """Full validation (re-hashing every file); exits 1 when any pair is invalid. With --db, a pair that is
+    trading with an invalid cache is moved out of trading (to ready), with the reasons in its history."""
     cache = _cache(store, now)
     chosen = cache.resolve_pairs(pairs or None, timeframe)
     if record:
@@ -115,8 +122,24 @@ def validate_cmd(
             cache.record(pair, timeframe)
     rows = [cache.validate(pair, timeframe) for pair in chosen]
     _print_health(rows, as_json, cache.now_ns())
+    if db is not None:
+        _stop_invalid(db, [h for h in rows if not h.valid])
     if not all(h.valid for h in rows):
         raise SystemExit(1)  # typer.Exit is swallowed by standalone_mode=False in traderbot.cli.main
+
+
+def _stop_invalid(db: str, invalid: list[CacheHealth]) -> None:
+    from traderbot.cli.orders import database_url
+    from traderbot.pairs.lifecycle import PairState
+    from traderbot.pairs.registry import PairRegistry
+    from traderbot.store.db import open_engine
+
+    registry = PairRegistry(open_engine(database_url(db, must_exist=False)))
+    for h in invalid:
+        rec = registry.find(h.instrument)
+        if rec is not None and rec.state is PairState.TRADING and rec.timeframe == h.timeframe:
+            registry.mark_cache_invalid(rec.pair, "market-data cache invalid: " + "; ".join(h.failures))
+            print(f"{rec.pair}: stopped trading (cache invalid)", file=sys.stderr)
 
 
 def _run_with_source(spec: str, body: Callable[[CandleSource], Coroutine[Any, Any, T]]) -> T:

@@ -44,7 +44,40 @@ def _registry(ctx: typer.Context, db: str | None, trader: str | None) -> PairReg
     parent: dict[str, Any] = ctx.obj if isinstance(ctx.obj, dict) else {}
     engine = open_engine(database_url(db or parent.get("db"), must_exist=False))
     trader_id = trader or parent.get("trader") or "TB"
-    return PairRegistry(engine, trader_id, risk_lock=_stored_lock_check(engine, trader_id))
+    registry = PairRegistry(engine, trader_id, risk_lock=_stored_lock_check(engine, trader_id))
+    registry._cache_valid = _cache_check(registry)
+    return registry
+
+
+def _cache_check(registry: PairRegistry) -> Callable[[str], str | None]:
+    """The trading guard's cache check: the pair's bars in the user store, validated against the clock now."""
+
+    def check(pair: str) -> str | None:
+        from traderbot.data.market_cache import MarketDataCache
+        from traderbot.data.stores import default_store
+
+        rec = registry.find(pair)
+        timeframe = rec.timeframe if rec is not None else "1m"
+        return MarketDataCache(default_store()).invalid_reason(pair, timeframe)
+
+    return check
+
+
+def _cache_column(pair_timeframes: dict[str, str]) -> CacheHealth:
+    """The `cache` column: "ok 98" (valid, score) or "invalid 41" from the user store's quick status."""
+    from traderbot.data.market_cache import MarketDataCache
+    from traderbot.data.stores import default_store
+
+    cache = MarketDataCache(default_store())
+
+    def health(pair: str) -> str:
+        try:
+            (h,) = cache.status([pair], pair_timeframes.get(pair, "1m"))
+        except UserError:
+            return "no data"
+        return f"{'ok' if h.valid else 'invalid'} {h.score:.0f}"
+
+    return health
 
 
 def _stored_lock_check(engine: Any, trader_id: str) -> Callable[[str], str | None]:
@@ -114,7 +147,9 @@ def pairs(
     ctx.obj = {"db": db, "trader": trader}
     if ctx.invoked_subcommand is not None:
         return
-    rows = pair_rows(_registry(ctx, db, trader), _cache_health)
+    registry = _registry(ctx, db, trader)
+    provider = _cache_health or _cache_column({r.pair: r.timeframe for r in registry.list()})
+    rows = pair_rows(registry, provider)
     if as_json:
         print(json.dumps(rows, indent=2))
         return
