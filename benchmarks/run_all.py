@@ -162,6 +162,7 @@ def side_benchmarks() -> list[str]:
         "bench_paper.py",
         "bench_kill.py",
         "bench_risk.py",
+        "bench_train.py",
     ):
         proc = subprocess.run(
             [sys.executable, str(ROOT / script)], capture_output=True, text=True, check=False, env=env

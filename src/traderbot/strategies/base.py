@@ -59,6 +59,23 @@ class Strategy:
     def validate(self) -> None:
         """Check relations between parameters; raise UserError with one clear sentence."""
 
+    def switch_params(self, params: dict[str, Any]) -> None:
+        """Take a new parameter set while running (a newly promoted version): checked in full first, so a bad
+        set leaves the running one untouched; then `on_params_changed` rebuilds what depends on them."""
+        new = resolve_params(type(self), params)
+        old = self._params
+        self._params = new
+        try:
+            self.validate()
+        except Exception:
+            self._params = old
+            raise
+        if self._ctx is not None:
+            self.on_params_changed()
+
+    def on_params_changed(self) -> None:
+        """Override to rebuild indicators or state that depend on the parameters (called while running)."""
+
     # ---- hooks ---------------------------------------------------------------------------------------------
     def on_start(self) -> None:
         """Build indicators with `self.I`; no bar has closed yet."""

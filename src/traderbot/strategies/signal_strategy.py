@@ -43,6 +43,12 @@ class SignalStrategy(Strategy):
         self._tp: Any
         self._sl, self._tp = dist if dist is not None else (None, None)
 
+    def on_params_changed(self) -> None:
+        """New parameters: the signal (and exit) views are computed again, causally as at the start (nothing to
+        do before the strategy has started: on_start will compute them)."""
+        if hasattr(self, "_sig"):
+            self.on_start()
+
     def _exit_view(self) -> Any:
         d = self.data
         probe = self.exit_distances(np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1))
