@@ -126,3 +126,14 @@ def test_equity_kept_per_day_agrees_with_the_simulators_own_sharpe() -> None:
     assert ev.equity[-1] == pytest.approx(stats[K.S_FINAL], rel=1e-12)
     assert r.mean() / r.std(ddof=1) * np.sqrt(data.ppy) == pytest.approx(stats[K.S_SHARPE], rel=1e-9)
     assert len(ev.trade_pnl) == int(stats[K.S_TRADES])
+
+
+def test_a_strategy_without_a_sweep_path_is_trained_on_the_event_engine() -> None:
+    """examples/trend_pullback.py is a plain Strategy (no signal arrays): its candidates run as full event-engine
+    backtests, and the same walk-forward, statistics and gate apply."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "trend_pullback.py"
+    res = train_pair({"pair": "EURUSD", "strategy": str(example), "data_dir": str(DATA), "start": "2023-08-05",
+                      "end": "2023-09-16", "trials": 3, "train_weeks": 3, "min_trades": 1})  # fmt: skip
+    assert res["evaluated"] == 3 and res["folds"]
+    assert res["out_of_sample"]["signals"] == 0  # no signal figures off the sweep path
+    assert isinstance(res["gate"]["passed"], bool)

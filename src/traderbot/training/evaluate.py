@@ -23,6 +23,7 @@ from traderbot.brokers.sim.costs import VenueConfig
 from traderbot.data.series import BarSeries
 from traderbot.model.instrument import Instrument
 from traderbot.risk.sizing import Sizing
+from traderbot.strategies.base import Strategy
 from traderbot.strategies.signal_strategy import SignalStrategy
 from traderbot.training.metrics import WindowStats, stats_from_series
 
@@ -48,6 +49,7 @@ class PairData:
     day_up: np.ndarray  # per day of the next close: bars whose next move is up / down / known
     day_down: np.ndarray
     day_known: np.ndarray
+    venue: VenueConfig
 
     @property
     def days(self) -> int:
@@ -62,8 +64,11 @@ def prepare(
     sizing: Sizing | None = None,
     cash: Decimal = Decimal(10_000),
     threshold_pips: float = 0.5,
+    fast: bool = True,
 ) -> PairData:
-    venue = _sweepable(venue or VenueConfig())
+    """`fast`: candidates run on the sweep path (a signal strategy on settings it mirrors), else on the event
+    engine (`evaluate_events`)."""
+    venue = venue or VenueConfig()
     sizing = sizing or Sizing.parse("all_in")
     o, h, lo, c = _prices(series, instrument)
     ends, ppy = day_ends(series)
@@ -78,10 +83,13 @@ def prepare(
     def per_day(mask: np.ndarray) -> np.ndarray:
         return np.bincount(outcome_day, weights=mask.astype(np.float64), minlength=days + 1)[:days]
 
-    cfgs = {flag: build_cfg(instrument, venue, sizing, cash, flag, ppy) for flag in (False, True)}
+    cfgs: dict[bool, np.ndarray] = {}
+    if fast:
+        _sweepable(venue)
+        cfgs = {flag: build_cfg(instrument, venue, sizing, cash, flag, ppy) for flag in (False, True)}
     return PairData(
         instrument, series, (o, h, lo, c, series.volume), ends, day_of_bar, series.ts_close[ends], ppy, cfgs,
-        sizing, float(cash), up, down, known, per_day(up), per_day(down), per_day(known),
+        sizing, float(cash), up, down, known, per_day(up), per_day(down), per_day(known), venue,
     )  # fmt: skip
 
 
@@ -121,6 +129,23 @@ def evaluate(cls: type[SignalStrategy], data: PairData, params: dict[str, Any]) 
     return Evaluation(
         params, equity, data.day_of_bar[exit_bar], trades[:, 6].copy(), per_day(buys), per_day(sells),
         per_day(buys & data.move_up), per_day(sells & data.move_down),
+    )  # fmt: skip
+
+
+def evaluate_events(cls: type[Strategy], data: PairData, params: dict[str, Any]) -> Evaluation:
+    """The same figures from a full event-engine backtest, for strategies without a sweep path (or settings
+    the sweep path does not mirror). No signal figures: hit rates are for signal strategies."""
+    from traderbot.backtest.runner import BacktestSpec, run_backtest
+
+    spec = BacktestSpec(cls, [(data.instrument, data.series)], params, Decimal(repr(data.cash)),
+                        venue=data.venue, sizing=data.sizing)  # fmt: skip
+    res = run_backtest(spec)
+    per_bar = res.equity.to_numpy(dtype=np.float64)[1:]  # the first point is the start, before any bar
+    exits = res.trades["exit_time"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    zero = np.zeros(data.days)
+    return Evaluation(
+        res.params, per_bar[data.ends], np.searchsorted(data.day_ns, exits, side="left"),
+        res.trades["pnl"].to_numpy(dtype=np.float64), zero, zero, zero, zero,
     )  # fmt: skip
 
 

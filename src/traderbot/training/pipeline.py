@@ -25,12 +25,16 @@ from typing import Any
 import numpy as np
 import optuna
 
+from traderbot.backtest.sweep import _sweepable, build_cfg
+from traderbot.brokers.sim.costs import VenueConfig
 from traderbot.data.series import BarSeries
 from traderbot.errors import UserError
 from traderbot.model.instrument import AssetClass, Instrument, get_instrument
+from traderbot.risk.sizing import Sizing
+from traderbot.strategies.base import Strategy
 from traderbot.strategies.registry import get_strategy
 from traderbot.strategies.signal_strategy import SignalStrategy
-from traderbot.training.evaluate import Evaluation, PairData, evaluate, prepare
+from traderbot.training.evaluate import Evaluation, PairData, evaluate, evaluate_events, prepare
 from traderbot.training.folds import WEEK_NS, week_start, weekly_folds
 from traderbot.training.metrics import OBJECTIVES
 from traderbot.training.overfitting import deflated_sharpe, pbo_cscv
@@ -118,8 +122,19 @@ def _ns(text: str) -> int:
     return int(ts.as_unit("ns").value)
 
 
+def _fast_path(cls: type[Strategy], inst: Instrument, venue: VenueConfig, sizing: Sizing) -> bool:
+    """A signal strategy on settings the sweep path mirrors runs there; anything else on the event engine."""
+    if not (issubclass(cls, SignalStrategy) and getattr(cls, "supports_sweep", False)):
+        return False
+    try:
+        build_cfg(inst, _sweepable(venue), sizing, Decimal(10_000), False, 252)
+    except UserError:
+        return False
+    return True
+
+
 def candidates(
-    cls: type[SignalStrategy], spec: TrainSpec, data: PairData, report: Report
+    cls: type[Strategy], spec: TrainSpec, data: PairData, report: Report, *, fast: bool = True
 ) -> tuple[list[Evaluation], list[str], optuna.Study]:
     """Evaluate `trials` candidates drawn by the study; failed trials are recorded with their reason."""
     dists, fixed = search_space(cls.parameters(), spec.space)
@@ -140,7 +155,7 @@ def candidates(
         trial = study.ask(dists)
         params = {**fixed, **trial.params}
         try:
-            ev = evaluate(cls, data, params)
+            ev = evaluate(cls, data, params) if fast else evaluate_events(cls, data, params)  # type: ignore[arg-type]
         except (UserError, ValueError) as exc:
             failures.append(f"trial {n}: {exc}")
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -162,19 +177,18 @@ def train_pair(payload: dict[str, Any], report: Report | None = None) -> dict[st
     except KeyError as exc:
         raise UserError(f"{exc.args[0]}; add the pair's instrument first") from None
     cls = get_strategy(spec.strategy)
-    if not (isinstance(cls, type) and issubclass(cls, SignalStrategy)):
-        raise UserError(f"strategy {spec.strategy} has no signal path, so it cannot be trained here yet")
     series = load_series(spec, inst)
     say(0.01, f"{len(series):,} bars loaded")
     from traderbot.cli._market import venue_config
-    from traderbot.risk.sizing import Sizing
 
     venue = venue_config(fill="next_open", **{"spread_pips": "0", "commission_pct": "0", **spec.venue})
-    data = prepare(inst, series, venue=venue, sizing=Sizing.parse(spec.sizing), cash=Decimal(spec.cash))
+    sizing = Sizing.parse(spec.sizing)
+    fast = _fast_path(cls, inst, venue, sizing)
+    data = prepare(inst, series, venue=venue, sizing=sizing, cash=Decimal(spec.cash), fast=fast)
     first, last = _week_bounds(inst, int(series.ts[0]), int(series.ts_close[-1]))
     folds = weekly_folds(first, last, train_weeks=spec.train_weeks, mode=spec.mode)
-    say(0.05, f"{len(folds)} weekly folds")
-    pool, failures, _ = candidates(cls, spec, data, say)
+    say(0.05, f"{len(folds)} weekly folds, {'sweep path' if fast else 'event engine'}")
+    pool, failures, _ = candidates(cls, spec, data, say, fast=fast)
     final = day_range(data, week_start(last) - spec.train_weeks * WEEK_NS, week_start(last))
     wf = walk_forward(pool, data, folds, name=spec.objective, min_trades=spec.min_trades, final_train=final)
     say(0.92, "overfitting statistics")
