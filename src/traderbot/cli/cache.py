@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -128,6 +129,32 @@ def validate_cmd(
         raise SystemExit(1)  # typer.Exit is swallowed by standalone_mode=False in traderbot.cli.main
 
 
+def _follow(cache: MarketDataCache, pairs: list[str] | None, timeframe: str, source: str, every: timedelta,
+            lead: timedelta, db: str | None) -> None:  # fmt: skip
+    from traderbot.data.cache_refresher import CacheRefresher, RoundResult
+    from traderbot.data.cache_schedule import RefreshSchedule
+
+    schedule = RefreshSchedule(every=every, lead_before_open=lead)  # checked before anything runs
+    chosen = cache.resolve_pairs(pairs or None, timeframe)
+
+    def report(result: RoundResult) -> None:
+        for r in result.refreshed:
+            typer.echo(f"{_ts(cache.now_ns())} UTC {r.message}")
+        if db is not None:
+            _stop_invalid(db, [h for h in result.health if not h.valid])
+        typer.echo(f"next refresh {_ts(result.next_due_ns)} UTC")
+
+    async def loop(src: CandleSource) -> None:
+        await CacheRefresher(cache, src, chosen, timeframe=timeframe, schedule=schedule).run(
+            cache.now_ns, on_round=report
+        )
+
+    try:
+        _run_with_source(source, loop)
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+
+
 def _stop_invalid(db: str, invalid: list[CacheHealth]) -> None:
     from traderbot.cli.orders import database_url
     from traderbot.pairs.lifecycle import PairState
@@ -201,9 +228,29 @@ def refresh_cmd(
     store: Path | None = STORE_OPT,
     now: str | None = NOW_OPT,
     as_json: bool = JSON_OPT,
+    follow: bool = typer.Option(
+        False,
+        "--follow",
+        help="Keep refreshing on the schedule (every --every while open, --lead before the open).",
+    ),
+    every_min: float = typer.Option(
+        15.0, "--every", help="Minutes between refreshes while the market is open."
+    ),
+    lead_min: float = typer.Option(
+        15.0, "--lead", help="Minutes before the market opens for the pre-open refresh."
+    ),
+    db: str | None = typer.Option(
+        None, "--db", help="With --follow: stop trading pairs whose cache goes bad."
+    ),
 ) -> None:
-    """Append bars from each pair's last cached bar up to now."""
+    """Append bars from each pair's last cached bar up to now; with --follow, keep doing it on the schedule
+    (and validate after each refresh) until interrupted."""
     cache = _cache(store, now)
+    if follow:
+        _follow(
+            cache, pairs, timeframe, source, timedelta(minutes=every_min), timedelta(minutes=lead_min), db
+        )
+        return
     results = _run_with_source(source, lambda src: cache.refresh(pairs or None, timeframe, src))
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in results], indent=2))
