@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import typer
@@ -120,8 +121,10 @@ def _iso(ts_ns: int | None) -> str | None:
 # ---- listing ------------------------------------------------------------------------------------------------
 def pair_rows(registry: PairRegistry, cache_health: CacheHealth | None = None) -> list[dict[str, Any]]:
     """One summary per pair: the record, last training time (newest saved version), the active version's
-    out-of-sample quality (metrics["oos_quality"]), cache health from the provider, live P&L (not yet known)."""
+    out-of-sample quality (metrics["oos_quality"]), cache health from the provider, realised P&L from the stored
+    fills (pairs/pnl.py)."""
     versions: dict[str, list[ParamsVersion]] = {}
+    pnl = _realized(registry)
     for v in registry.all_params_versions():
         versions.setdefault(v.pair, []).append(v)
     rows = []
@@ -132,8 +135,20 @@ def pair_rows(registry: PairRegistry, cache_health: CacheHealth | None = None) -
         rows.append({**_record_json(rec), "last_trained": _iso(last), "last_trained_ns": last,
                      "oos_quality": None if active is None else active.metrics.get("oos_quality"),
                      "cache_health": cache_health(rec.pair) if cache_health else "-",
-                     "live_pnl": None})  # fmt: skip
+                     "live_pnl": _money(pnl.get(rec.pair))})  # fmt: skip
     return rows
+
+
+def _realized(registry: PairRegistry) -> dict[str, tuple[Decimal, str]]:
+    """Realised P&L per pair from the fills stored in the same database (nothing traded: empty)."""
+    from traderbot.pairs.pnl import realized_by_pair
+    from traderbot.store.journal import SqlOrderJournal
+
+    return realized_by_pair(SqlOrderJournal(registry.engine, registry.trader_id).load_fills())
+
+
+def _money(value: tuple[Decimal, str] | None) -> str | None:
+    return None if value is None else f"{value[0]:+.2f} {value[1]}"
 
 
 @app.callback()

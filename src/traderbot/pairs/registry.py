@@ -87,6 +87,7 @@ class PairRegistry:
         risk_lock: Check | None = None,
         now_ns: Callable[[], int] = time.time_ns,
     ) -> None:
+        self.engine, self.trader_id = engine, trader_id
         self._store = SqlPairStore(engine, trader_id)
         self._bus = bus
         self._cache_valid = cache_valid
