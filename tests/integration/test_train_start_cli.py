@@ -60,6 +60,9 @@ def test_training_two_pairs_ends_each_ready_or_failed_with_the_reason(
         (["train", "EURUSD", "--space", "window"], "is not name=low:high"),
         (["train", "EURUSD", "--objective", "luck"], "unknown objective"),
         (["train", "EURUSD", "--space", "bogus=1:2"], "unknown parameter"),
+        (["train", "EURUSD", "--gate", "max_luck=1"], "unknown gate threshold"),
+        (["train", "EURUSD", "--gate", "min_oos_trades=many"], "give a whole number"),
+        (["train", "EURUSD", "--gate", "min_dsr"], "is not name=value"),
     ],
 )
 def test_bad_training_requests_queue_nothing_and_say_why(

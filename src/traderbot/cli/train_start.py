@@ -27,6 +27,7 @@ from traderbot.training.manager import TrainingManager
 from traderbot.training.registry_hooks import RegistryHooks
 
 JOB_FN = "traderbot.training.pipeline:train_pair"
+GATE_HELP = "Promotion threshold name=value (repeatable), e.g. min_oos_trades=50, max_pbo=0.4, min_dsr=0.9."
 OBJECTIVE_HELP = "sharpe, sortino, calmar, profit_factor, expectancy or hit_rate_above_base"
 
 
@@ -56,6 +57,13 @@ def parse_space(items: list[str]) -> dict[str, Any]:
         else:
             out[name.strip()] = text.strip()
     return out
+
+
+def _pair_item(item: str, flag: str) -> tuple[str, str]:
+    name, sep, value = item.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise UserError(f"{flag} {item!r} is not name=value")
+    return name.strip(), value.strip()
 
 
 def _number(text: str, item: str) -> float | int:
@@ -117,6 +125,7 @@ def start(
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Folder of <PAIR>_<tf>.parquet files."),
     store: Path | None = typer.Option(None, "--store", help="Bar store folder (default: the user store)."),
     space: list[str] = typer.Option([], "--space", help="name=low:high[:step], name=a,b or name=value."),
+    gate: list[str] = typer.Option([], "--gate", help=GATE_HELP),
     spread_pips: str = typer.Option("1", "--spread-pips", help="Spread charged on every fill, in pips."),
     commission_pct: str = typer.Option("0", "--commission-pct", help="Commission in % of notional."),
     workers: int = typer.Option(2, "--workers", help="Jobs run at once (local processes)."),
@@ -138,6 +147,7 @@ def start(
     registry = PairRegistry(engine, trader)
     chosen = _select(registry, pairs or [], every)
     parsed_space = parse_space(space)
+    thresholds = dict(_pair_item(g, "--gate") for g in gate)
     payloads: dict[str, dict[str, Any]] = {}
     for pair in chosen:
         rec = registry.get(pair)
@@ -149,7 +159,7 @@ def start(
                           "end": end_at, "data_dir": str(data_dir) if data_dir else None,
                           "store": str(store) if store else None, "trials": trials, "objective": objective,
                           "min_trades": min_trades, "train_weeks": train_weeks, "mode": mode,
-                          "space": parsed_space, "venue": {"spread_pips": spread_pips,
+                          "space": parsed_space, "gate": thresholds, "venue": {"spread_pips": spread_pips,
                                                            "commission_pct": commission_pct}}  # fmt: skip
     from traderbot.strategies.registry import get_strategy
     from traderbot.training.pipeline import TrainSpec

@@ -85,7 +85,34 @@ class TrainSpec:
             raise UserError(f"unknown objective {spec.objective!r}: choose one of {', '.join(OBJECTIVES)}")
         if spec.sampler not in ("qmc", "random"):
             raise UserError(f"sampler {spec.sampler!r} is not valid: use qmc or random")
+        spec.gate_config()  # checked now, not after the search
         return spec
+
+    def gate_config(self) -> GateConfig:
+        """The promotion thresholds: the defaults (for qfh, beating the base rate is required), then `gate`."""
+        fields = GateConfig.__dataclass_fields__
+        unknown = sorted(set(self.gate) - set(fields) - {"currency"})
+        if unknown:
+            valid = ", ".join(n for n in fields if n != "currency")
+            raise UserError(f"unknown gate threshold(s) {', '.join(unknown)}; valid: {valid}")
+        values: dict[str, Any] = {"require_beats_base_rate": self.strategy == "qfh"}
+        for name, raw in self.gate.items():
+            kind = type(getattr(GateConfig, name))
+            try:
+                values[name] = _as_bool(raw) if kind is bool else kind(raw)
+            except (TypeError, ValueError):
+                want = {int: "a whole number", float: "a number", bool: "true or false"}.get(kind, kind.__name__)
+                raise UserError(f"gate threshold {name}={raw!r} is not valid: give {want}") from None
+        return GateConfig(**values)
+
+
+def _as_bool(raw: Any) -> bool:
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
 
 
 def load_series(spec: TrainSpec, inst: Instrument) -> BarSeries:
@@ -199,7 +226,7 @@ def train_pair(payload: dict[str, Any], report: Report | None = None) -> dict[st
     pbo = pbo_cscv(matrix, n_splits=splits) if splits >= 4 and matrix.shape[1] >= 2 else None
     is_folds = [r.in_sample for r in wf.folds if r.in_sample is not None]
     quality = quality_score(is_folds, [r.out_of_sample for r in wf.folds], wf.oos_total)
-    gate_cfg = GateConfig(**{"require_beats_base_rate": spec.strategy == "qfh", **spec.gate})
+    gate_cfg = spec.gate_config()
     verdict = promotion_gate(wf.oos_total, [r.out_of_sample for r in wf.folds], quality, dsr, pbo, gate_cfg)
     if wf.deploy < 0:
         verdict = type(verdict)(
