@@ -101,7 +101,9 @@ class TrainSpec:
             try:
                 values[name] = _as_bool(raw) if kind is bool else kind(raw)
             except (TypeError, ValueError):
-                want = {int: "a whole number", float: "a number", bool: "true or false"}.get(kind, kind.__name__)
+                want = {int: "a whole number", float: "a number", bool: "true or false"}.get(
+                    kind, kind.__name__
+                )
                 raise UserError(f"gate threshold {name}={raw!r} is not valid: give {want}") from None
         return GateConfig(**values)
 
