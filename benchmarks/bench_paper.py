@@ -56,7 +56,7 @@ def run(orders: int, rate: float, folder: Path) -> dict[str, float]:
             if due - now > 0.0004:
                 time.sleep(due - now - 0.0003)
         one[0][0], one[1][0], one[2][0] = int(ts[e]), int(sid[e]), int(row[e])
-        k._run_events(cols_plan, cols)  # the kernel's own dispatch, one scheduled bar at a time
+        k._run_events(cols_plan, cols, whole=False)  # the kernel's own dispatch, one scheduled bar at a time
         lat[e] = time.perf_counter() - due
     journal.flush()
     wall = time.perf_counter() - start

@@ -166,13 +166,20 @@ class Kernel:
         """Dispatch scheduled bars in order, with the cyclic garbage collector tuned for the loop."""
         cols = [_columns(s) for s in self.cache.series]
         plan = (_buffer(ts, "q"), _buffer(sid, "q"), _buffer(row, "q"))
+        # the one-series fast path reads bar i as event i: only for a whole schedule, not a slice of one
+        whole = len(self.cache.series) != 1 or (
+            len(row) == len(self.cache.series[0]) and (not len(row) or row[0] == 0)
+        )
         with gc_tuned():  # after building the big lists, so that the freeze covers them
-            self._run_events(plan, cols)
+            self._run_events(plan, cols, whole=whole)
         self.bars_processed += len(ts)
 
-    def _run_events(self, plan: tuple[array[Any], ...], cols: list[tuple[array[Any], ...]]) -> None:
+    def _run_events(
+        self, plan: tuple[array[Any], ...], cols: list[tuple[array[Any], ...]], *, whole: bool = True
+    ) -> None:
         """Dispatch scheduled bars in order. The loop is the hot path: one record per series looked up once per
-        bar, plain lists, no per-bar allocation beyond the immutable Bar handed to subscribed strategies."""
+        bar, plain lists, no per-bar allocation beyond the immutable Bar handed to subscribed strategies.
+        `whole`: the plan is a whole schedule from its first bar (a replay releasing a slice passes False)."""
         cache, venue, clock, portfolio = self.cache, self.venue, self.clock, self.portfolio
         visible = cache.visible
         financing = venue.financing_on
@@ -193,7 +200,7 @@ class Kernel:
         portfolio.event_index = lambda: bisect_right(times, cache.now_ns) - 1  # asked once per fill only
         bus = self.bus
         tap = bus.has_subscribers("bars")  # breakers, API, recorders get every bar on topic "bars"
-        if len(per_series) == 1 and not clock._heap and not financing and not tap:
+        if whole and len(per_series) == 1 and not clock._heap and not financing and not tap:
             self._run_single(times, per_series[0])
             return
         for t, k, i in zip(*plan, strict=True):
