@@ -1,10 +1,9 @@
 """The kill switch: cancels every open order, flattens every position on request, persists across restarts
-(SQLite and the audit trail) and needs an explicit re-arm."""
+(the database, SQLite or PostgreSQL, and the audit trail) and needs an explicit re-arm."""
 
 from __future__ import annotations
 
 from decimal import Decimal as D
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -61,8 +60,8 @@ def test_without_flatten_positions_stay_and_nothing_new_goes_out() -> None:
     assert len(k.portfolio._open) == 3 and not k.cache.open_ids
 
 
-def test_the_kill_switch_survives_a_restart_and_needs_an_explicit_rearm(tmp_path: Path) -> None:
-    engine = open_engine(f"sqlite:///{tmp_path / 'tb.db'}")
+def test_the_kill_switch_survives_a_restart_and_needs_an_explicit_rearm(any_db_url: str) -> None:
+    engine = open_engine(any_db_url)
     k = book(TradingStates(SqlStateStore(engine, "TB")), positions=2)
     k.kill_switch.engage(actor="alice", reason="broker incident", flatten=True)
 

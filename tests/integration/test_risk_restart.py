@@ -1,5 +1,5 @@
 """Risk state survives a restart: locks (with reason and until), manual overrides, stored denials and the kill
-switch, all in the session's SQLite database, read back by a new session on the same file."""
+switch, all in the session's database (a SQLite file, and PostgreSQL), read back by a new session."""
 
 from __future__ import annotations
 
@@ -22,13 +22,13 @@ GBPUSD = get_instrument("GBPUSD")
 HOUR = 3_600_000_000_000
 
 
-def _session(broker: MemoryBroker, db: Path, **kw: object) -> TradingSession:
-    cfg = SessionConfig(database_url=f"sqlite:///{db}", reconcile_interval_s=3600, timer_interval_s=0.002)
+def _session(broker: MemoryBroker, db: str, **kw: object) -> TradingSession:
+    cfg = SessionConfig(database_url=db, reconcile_interval_s=3600, timer_interval_s=0.002)
     return TradingSession(broker, cfg, [EURUSD, GBPUSD], **kw)  # type: ignore[arg-type]
 
 
-def test_locks_overrides_denials_and_the_kill_switch_survive_a_restart(tmp_path: Path) -> None:
-    db = tmp_path / "tb.db"
+def test_locks_overrides_denials_and_the_kill_switch_survive_a_restart(any_db_url: str) -> None:
+    db = any_db_url
     broker = MemoryBroker()
     until = time.time_ns() + HOUR
 
@@ -70,7 +70,7 @@ def test_locks_overrides_denials_and_the_kill_switch_survive_a_restart(tmp_path:
         await s.stop()
 
     asyncio.run(second())
-    store = SqlRiskStore(open_engine(f"sqlite:///{db}"), "TB")
+    store = SqlRiskStore(open_engine(db), "TB")
     denials = store.recent_denials()
     assert [d.code for d in denials] == ["PROTECTION_LOCK", "KILL_SWITCH_ENGAGED", "PROTECTION_LOCK"]
     assert denials[0].client_order_id == denied_id
@@ -88,27 +88,27 @@ def test_a_session_refuses_a_bad_risk_config_before_it_trades(tmp_path: Path) ->
         {"limits": {"max_order_quantity": 10}, "news": {"file": str(tmp_path / "gone.csv")}}
     )
     with pytest.raises(UserError, match=r"gone\.csv"):
-        _session(MemoryBroker(), tmp_path / "tb.db", risk_config=cfg)
+        _session(MemoryBroker(), f"sqlite:///{tmp_path / 'tb.db'}", risk_config=cfg)
 
 
-def test_a_session_applies_its_risk_config_and_stores_denials(tmp_path: Path) -> None:
+def test_a_session_applies_its_risk_config_and_stores_denials(any_db_url: str) -> None:
     cfg = parse_risk_config({"limits": {"max_order_quantity": 5000}})
 
     async def run() -> None:
-        s = _session(MemoryBroker(), tmp_path / "tb.db", risk_config=cfg)
+        s = _session(MemoryBroker(), any_db_url, risk_config=cfg)
         await s.start()
         o = s.order("S1", "EURUSD", "buy", Decimal(6000))
         assert s.submit(o) is None and o.reason == "QUANTITY_EXCEEDS_MAX: max=5000, order=6000"
         await s.stop()
 
     asyncio.run(run())
-    (d,) = SqlRiskStore(open_engine(f"sqlite:///{tmp_path / 'tb.db'}"), "TB").recent_denials()
+    (d,) = SqlRiskStore(open_engine(any_db_url), "TB").recent_denials()
     assert (d.code, d.quantity, d.side) == ("QUANTITY_EXCEEDS_MAX", "6000", "buy")
 
 
-def test_protections_count_the_trades_from_before_a_restart(tmp_path: Path) -> None:
+def test_protections_count_the_trades_from_before_a_restart(any_db_url: str) -> None:
     """A losing streak that began before the restart still counts: one loss, restart, one more loss locks."""
-    db = tmp_path / "tb.db"
+    db = any_db_url
     broker = MemoryBroker()
     risk = parse_risk_config({"protections": {"global": {"max_consecutive_losses": 2, "pause_minutes": 60}}})
 
@@ -146,10 +146,10 @@ def test_protections_count_the_trades_from_before_a_restart(tmp_path: Path) -> N
     asyncio.run(second())
 
 
-def test_todays_entries_from_before_a_restart_count_toward_the_daily_limit(tmp_path: Path) -> None:
+def test_todays_entries_from_before_a_restart_count_toward_the_daily_limit(any_db_url: str) -> None:
     """Entries are counted from fills, which a restart does not replay on the bus: the session rebuilds the
     protections' counters from the stored trades and positions, so the second entry of the day still locks."""
-    db = tmp_path / "tb.db"
+    db = any_db_url
     broker = MemoryBroker()
     risk = parse_risk_config({"protections": {"global": {"max_trades_per_day": 2}}})
 

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,11 @@ class Recorder:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    return open_engine(f"sqlite:///{tmp_path / 'tb.db'}")
+def engine(any_db_url: str) -> Iterator[Engine]:
+    """The queue on a SQLite file and on a fresh PostgreSQL database (see any_db_url in conftest)."""
+    e = open_engine(any_db_url)
+    yield e
+    e.dispose()
 
 
 def _manager(engine: Engine, hooks: Recorder, workers: int = 2, **kw: Any) -> TrainingManager:

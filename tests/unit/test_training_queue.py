@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, update
@@ -23,8 +23,11 @@ OK = "tests.training_jobs:ok"
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    return open_engine(f"sqlite:///{tmp_path / 'tb.db'}")
+def engine(any_db_url: str) -> Iterator[Engine]:
+    """The queue on a SQLite file and on a fresh PostgreSQL database (see any_db_url in conftest)."""
+    e = open_engine(any_db_url)
+    yield e
+    e.dispose()
 
 
 def _submit(store: TrainingStore, pair: str, *, priority: int = 0, now: int = NOW, attempts: int = 3) -> int:
@@ -83,7 +86,9 @@ def test_a_second_active_job_for_a_pair_is_refused_until_the_first_ends(engine: 
     job = store.claim_next("me", NOW)
     assert job is not None
     assert store.finish(job, JobStatus.SUCCEEDED, now=NOW + S, result={"value": 1})
-    assert _submit(store, "EURUSD") == 2
+    second = _submit(store, "EURUSD")  # a new job (PostgreSQL's sequence skips the refused insert's id)
+    active = store.active("EURUSD")
+    assert second > job.id and active is not None and active.id == second
 
 
 def test_cancel_by_pair_or_id_and_its_errors(engine: Engine) -> None:
