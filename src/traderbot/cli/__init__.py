@@ -27,26 +27,32 @@ def _register() -> None:
         return
     _registered = True
     from traderbot.cli import cache as cache_cli
+    from traderbot.cli import config as config_cli
     from traderbot.cli import data as data_cli
     from traderbot.cli import pairs as pairs_cli
     from traderbot.cli import risk as risk_cli
     from traderbot.cli import train as train_cli
     from traderbot.cli.backtest import backtest
     from traderbot.cli.demo import demo
+    from traderbot.cli.init import init
     from traderbot.cli.optimize import optimize
     from traderbot.cli.orders import orders, positions, reconcile
+    from traderbot.cli.run import run
 
     app.add_typer(data_cli.app, name="data")
     app.add_typer(cache_cli.app, name="cache")
     app.add_typer(pairs_cli.app, name="pairs")
     app.add_typer(train_cli.app, name="train")
     app.add_typer(risk_cli.app, name="risk")
+    app.add_typer(config_cli.app, name="config")
     app.command()(backtest)
     app.command()(optimize)
     app.command()(demo)
     app.command()(orders)
     app.command()(positions)
     app.command()(reconcile)
+    app.command()(run)
+    app.command()(init)
 
 
 def _click_classes() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:

@@ -112,6 +112,11 @@ class PairRegistry:
     def in_state(self, state: PairState) -> builtins.list[PairRecord]:
         return [r for r in self.list() if r.state == state]
 
+    def events_since(self, last_id: int, limit: int = 1000) -> builtins.list[PairEvent]:
+        """Every pair's audit entries after `last_id`, oldest first: how a running service learns of changes made
+        by another process (the CLI) on the same database."""
+        return [PairEvent.from_row(r) for r in self._store.events_since(last_id, limit)]
+
     def history(self, pair: str, limit: int = 50) -> builtins.list[PairEvent]:
         """The newest `limit` audit entries of `pair`, oldest first (kept after the pair is removed)."""
         return [PairEvent.from_row(r) for r in self._store.history(normalize_pair(pair), limit)]

@@ -87,6 +87,15 @@ class SqlPairStore:
             rows = conn.execute(q).mappings().all()
         return [dict(r) for r in reversed(rows)]
 
+    def events_since(self, last_id: int, limit: int = 1000) -> list[Row]:
+        """Audit rows of every pair after `last_id`, oldest first (a service follows changes other processes
+        make)."""
+        q = (select(PairEventRow)
+             .where(PairEventRow.trader_id == self.trader_id, PairEventRow.id > last_id)
+             .order_by(PairEventRow.id).limit(limit))  # fmt: skip
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings().all()]
+
     def max_version(self, pair: str) -> int:
         q = select(func.max(PairParamsRow.version)).where(
             PairParamsRow.trader_id == self.trader_id, PairParamsRow.pair == pair

@@ -1,0 +1,142 @@
+"""Pairs started and stopped while the service runs, one at a time, without touching the others.
+
+Starting a pair: its bars are loaded (once) into the kernel, the feed releases them from the replay time on (the
+earlier bars visible at once, so indicators are warm), its strategy is built with the pair's active parameters
+and started. Stopping a pair: the feed stops releasing it, its strategy stops and leaves the kernel, its open
+orders are canceled and, if asked, its position is closed at market. A strategy that raises is isolated: the
+exception is caught at the pair's own boundary, the pair is paused in the registry with the error, and every
+other pair keeps trading.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from traderbot.kernel.kernel import Kernel
+from traderbot.model.data import Bar
+from traderbot.model.enums import OrderSide, OrderType
+from traderbot.model.instrument import get_instrument
+from traderbot.model.order import Order
+from traderbot.risk.sizing import Sizing
+from traderbot.service.datasets import Dataset
+from traderbot.service.replay import ReplayFeed
+from traderbot.strategies.base import Strategy
+from traderbot.strategies.registry import get_strategy
+
+log = logging.getLogger("traderbot.service")
+
+
+@dataclass
+class RunningPair:
+    pair: str
+    sid: int
+    strategy: Strategy
+    started_ns: int
+
+
+class PairHost:
+    def __init__(self, kernel: Kernel, feed: ReplayFeed, dataset: Dataset,
+                 on_failure: Callable[[str, str], None]) -> None:  # fmt: skip
+        self.kernel, self.feed, self.dataset = kernel, feed, dataset
+        self.on_failure = on_failure  # (pair, reason): the service pauses the pair in the registry
+        self.running: dict[str, RunningPair] = {}
+        self._sids: dict[tuple[str, str], int] = {}
+        self._seq = 0
+
+    def series_for(self, pair: str, timeframe: str) -> int:
+        """The pair's series in the kernel, loaded from the dataset the first time."""
+        key = (pair, timeframe)
+        sid = self._sids.get(key)
+        if sid is None:
+            sid = self._sids[key] = self.kernel.add_data(
+                get_instrument(pair), self.dataset.load(pair, timeframe)
+            )
+        return sid
+
+    def start(
+        self, pair: str, timeframe: str, strategy_name: str, params: dict[str, Any], sizing: str
+    ) -> None:
+        """Start trading `pair` (raises UserError with the reason when it cannot: no data, bad parameters)."""
+        if pair in self.running:
+            return
+        cls = get_strategy(strategy_name)
+        strategy = cls(**params)
+        sid = self.series_for(pair, timeframe)
+        self.feed.add_series(sid)
+        self._seq += 1
+        strategy.strategy_id = f"{strategy.name}-{pair}-{self._seq}"
+        self._guard(pair, strategy)
+        self.kernel.add_strategy(strategy, pair, Sizing.parse(sizing))
+        try:
+            strategy.on_start()
+        except Exception as exc:
+            self._detach(pair, strategy, sid)
+            raise _failed(pair, "start", exc) from exc
+        self.running[pair] = RunningPair(pair, sid, strategy, self.kernel.cache.now_ns)
+
+    def stop(self, pair: str, *, cancel: bool = True, flatten: bool = False) -> None:
+        run = self.running.pop(pair, None)
+        if run is None:
+            return
+        try:
+            run.strategy.on_stop()
+        except Exception as exc:  # a stop hook that raises must not keep the pair running
+            log.warning("%s: on_stop raised %s", pair, exc)
+        self._detach(pair, run.strategy, run.sid)
+        if cancel or flatten:
+            for order in list(self.kernel.cache.open_ids.values()):
+                if order.instrument_id == pair:
+                    self.kernel.execution.cancel(order)
+        if flatten:
+            self._flatten(pair)
+
+    def _detach(self, pair: str, strategy: Strategy, sid: int) -> None:
+        k = self.kernel
+        self.feed.remove_series(sid)
+        k.strategies[:] = [(s, c) for s, c in k.strategies if s is not strategy]
+        subs = k._by_series.get(sid, [])
+        subs[:] = [s for s in subs if s is not strategy]
+        k.execution.fill_listeners.pop(strategy.strategy_id, None)
+
+    def _flatten(self, pair: str) -> None:
+        p, k = self.kernel.portfolio, self.kernel
+        for (sid, iid), pos in list(p._open.items()):
+            if iid != pair or not pos.quantity:
+                continue
+            side = OrderSide.SELL if pos.quantity > 0 else OrderSide.BUY
+            self._seq += 1
+            o = Order(f"FLAT-{pair}-{self._seq}", pair, sid, side, OrderType.MARKET, abs(pos.quantity),
+                      k.cache.now_ns, reduce_only=True)  # fmt: skip
+            k.send(o)
+
+    def _guard(self, pair: str, strategy: Strategy) -> None:
+        """Catch the strategy's exceptions at its own boundary: the pair stops, the others go on."""
+        on_bar = strategy.on_bar
+
+        def guarded(bar: Bar) -> None:
+            run = self.running.get(pair)
+            if run is None or run.strategy is not strategy:  # stopped earlier in this batch of bars
+                return
+            try:
+                on_bar(bar)
+            except Exception as exc:
+                reason = str(_failed(pair, "on_bar", exc))
+                log.error(reason)
+                self.stop(pair)
+                self.on_failure(pair, reason)
+
+        strategy.on_bar = guarded  # type: ignore[method-assign]
+
+    def positions(self) -> dict[str, Decimal]:
+        p = self.kernel.portfolio
+        return {iid: q for iid, q in p._net.items() if q}
+
+
+def _failed(pair: str, where: str, exc: BaseException) -> Exception:
+    from traderbot.errors import UserError
+
+    return UserError(f"{pair}: strategy {where} raised {type(exc).__name__}: {exc}")

@@ -1,0 +1,253 @@
+"""`traderbot run`: the long-running trading service (paper mode: the simulated venue fed by a replay).
+
+One asyncio loop hosts the kernel (strategies per pair, risk, order management, portfolio) and its tasks:
+the replay feed, the pair watcher (the registry, including changes other processes make), periodic
+persistence (order journal, event log, account snapshots, positions, the replay position), and the signal
+handlers (SIGINT/SIGTERM stop cleanly, SIGHUP reloads the configuration). Its state lives in its data folder:
+two services in two folders never share anything, and a second service in the same folder is refused.
+A restart resumes: orders and positions from the database, pairs from the registry, the replay where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from traderbot.config.manager import ConfigManager
+from traderbot.errors import UserError
+from traderbot.kernel.kernel import Kernel, gc_tuned
+from traderbot.pairs.registry import PairRegistry
+from traderbot.risk.locks import LockBook
+from traderbot.risk.overrides import Overrides
+from traderbot.risk.states import TradingStates
+from traderbot.service.datasets import Dataset
+from traderbot.service.pair_host import PairHost
+from traderbot.service.pairs_sync import PairWatcher, sync_config_pairs
+from traderbot.service.replay import ReplayFeed
+from traderbot.service.settings import ServiceSettings
+from traderbot.store.event_log import EventLog
+from traderbot.store.journal import SqlOrderJournal
+from traderbot.store.risk_store import SqlRiskStore
+from traderbot.store.snapshots import AccountSnapshots
+from traderbot.store.state_dir import StateDir
+from traderbot.store.state_store import SqlStateStore
+
+log = logging.getLogger("traderbot.service")
+REPLAY_FILE = "replay.json"
+SNAPSHOT_EVERY_NS = 3_600 * 10**9
+
+
+class TradingService:
+    def __init__(self, settings: ServiceSettings, *, on_reload: Callable[[], Any] | None = None) -> None:
+        if settings.mode != "paper":
+            raise UserError(f"mode {settings.mode!r} is not available in this build yet: use --mode paper")
+        self.settings = settings
+        self.state = StateDir(settings.data_dir)
+        self.on_reload = on_reload
+        self.config: ConfigManager | None = None
+        self.stopping = asyncio.Event()
+        self.started = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._last_ts = 0  # the replay clock when the persisted state was last written
+        self._last_snap = -SNAPSHOT_EVERY_NS
+
+    # ---- wiring ----------------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        s = self.settings
+        self.engine = self.state.open_database(s.database_url)
+        self.journal = SqlOrderJournal(self.engine, s.trader_id, write_behind=True)
+        states = TradingStates(SqlStateStore(self.engine, s.trader_id))
+        self.kernel = k = Kernel(account_currency=s.currency, starting_cash=s.starting_cash,
+                                 trader_id=s.trader_id, journal=self.journal, trading_states=states)  # fmt: skip
+        k.portfolio.track_marks = False  # the equity curve of a backtest; the service keeps snapshots instead
+        risk_store = SqlRiskStore(self.engine, s.trader_id)
+        k.risk.locks = LockBook(risk_store, now_ns=lambda: k.cache.now_ns)
+        k.risk.overrides = Overrides(risk_store, now_ns=lambda: k.cache.now_ns)
+        k.risk.sink = risk_store
+        k.risk.follow_bars(k.bus)
+        self._restore()
+        self.dataset = Dataset(s.dataset, base=s.config_path.parent if s.config_path else None)
+        self.feed = ReplayFeed(k, self._start_ns(), s.speed)
+        self.registry = PairRegistry(self.engine, s.trader_id, bus=k.bus, cache_valid=self._cache_problem,
+                                     risk_lock=self._lock_problem)  # fmt: skip
+        self.host = PairHost(k, self.feed, self.dataset, self._pair_failed)
+        self.watcher = PairWatcher(self.registry, self.host, self.settings)
+        self.events = EventLog(self.engine, s.trader_id)
+        self.events.attach(k.bus)
+        self.snapshots = AccountSnapshots(self.engine, s.trader_id)
+
+    def _restore(self) -> None:
+        """Positions from every stored fill; orders a previous run left open are closed (the simulated venue
+        keeps no orders across a restart)."""
+        cache, portfolio = self.kernel.cache, self.kernel.portfolio
+        for order in self.journal.load():
+            cache.orders[order.client_order_id] = order
+            self.kernel.risk._seen_ids.add(order.client_order_id)
+        for fill in self.journal.load_fills():
+            from traderbot.model.instrument import get_instrument
+
+            cache.instruments.setdefault(fill.instrument_id, get_instrument(fill.instrument_id))
+            portfolio.on_fill(fill, 0)
+
+    def _start_ns(self) -> int:
+        s = self.settings
+        if s.start:
+            return int(pd.Timestamp(s.start, tz="UTC").value)
+        saved = self.state.path / REPLAY_FILE
+        if saved.is_file():
+            return int(json.loads(saved.read_text())["now_ns"])
+        firsts = [
+            int(self.dataset.load(p.id, p.timeframe).ts[0])
+            for p in s.pairs
+            if self.dataset.has(p.id, p.timeframe)
+        ]
+        return min(firsts) if firsts else 0
+
+    # ---- guards ----------------------------------------------------------------------------------------------
+    def _cache_problem(self, pair: str) -> str | None:
+        rec = self.registry.find(pair)
+        tf = rec.timeframe if rec is not None else "15m"
+        if not self.dataset.has(pair, tf):
+            return f"no {tf} bars for {pair} in the replay dataset ({self.dataset.describe()})"
+        return None
+
+    def _lock_problem(self, pair: str) -> str | None:
+        lock = self.kernel.risk.locks.effective("", pair, self.kernel.cache.now_ns)
+        return None if lock is None else lock.describe()
+
+    def _pair_failed(self, pair: str, reason: str) -> None:
+        self.registry.mark_locked(pair, reason, actor="service")
+
+    # ---- running ---------------------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Run until stopped (a signal, `stop()`, or the end of the replay with exit_at_end)."""
+        with self.state:  # the folder's lock: a second service here is refused
+            self._build()
+            self.state.write_pid()
+            loop = asyncio.get_running_loop()
+            for sig, handler in (
+                (signal.SIGINT, self.stop),
+                (signal.SIGTERM, self.stop),
+                (signal.SIGHUP, self._hup),
+            ):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, handler)
+            bridge = None
+            try:
+                self._config_manager()
+                if self.settings.redis_url:  # optional: mirror the bus to Redis for other processes
+                    from traderbot.service.redis_bridge import RedisBridge
+
+                    bridge = RedisBridge(
+                        self.settings.redis_url, self.kernel.bus, trader_id=self.settings.trader_id
+                    )
+                    await bridge.start()
+                with gc_tuned():
+                    sync_config_pairs(self.registry, self.settings.pairs)
+                    self.watcher.step()
+                    self.started.set()
+                    self._tasks = [loop.create_task(self._feed_loop()), loop.create_task(self._watch_loop()),
+                                   loop.create_task(self._persist_loop())]  # fmt: skip
+                    if self.config is not None:
+                        from traderbot.config.watch import watch
+
+                        self._tasks.append(loop.create_task(watch(self.config, stop_event=self.stopping)))
+                    await self.stopping.wait()
+            finally:
+                await self._shutdown()
+                if bridge is not None:
+                    await bridge.stop()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def _config_manager(self) -> None:
+        """With a configuration file: its versions in the database, its changes applied while running."""
+        path = self.settings.config_path
+        if path is None:
+            return
+        from traderbot.config import ConfigManager
+        from traderbot.service.from_config import attach
+
+        self.config = ConfigManager(self.engine, path)
+        self.config.start()
+        attach(self, self.config)
+
+    def _hup(self) -> None:
+        """SIGHUP (`traderbot config reload`): read the file again and apply what changed."""
+        if self.config is not None:
+            result = self.config.reload(author="SIGHUP")
+            log.info("configuration reload: %s", result.outcome)
+        if self.on_reload is not None:
+            self.on_reload()
+
+    async def _feed_loop(self) -> None:
+        feed = self.feed
+        while not self.stopping.is_set():
+            n = feed.release()
+            if n:
+                await asyncio.sleep(0)
+                continue
+            if feed.exhausted:
+                if self.settings.exit_at_end:
+                    log.info("replay finished: stopping (--exit-at-end)")
+                    self.stop()
+                    return
+                await asyncio.sleep(0.2)  # idle, still answering
+            else:
+                await asyncio.sleep(min(feed.wait_s(), 0.05))
+
+    async def _watch_loop(self) -> None:
+        while not self.stopping.is_set():
+            await asyncio.sleep(self.settings.poll_s)
+            self.watcher.step()
+
+    async def _persist_loop(self) -> None:
+        while not self.stopping.is_set():
+            await asyncio.sleep(0.05)
+            self._persist()
+
+    def _persist(self, *, final: bool = False) -> None:
+        self.journal.flush()
+        self.events.flush()
+        now = self.kernel.cache.now_ns
+        if final or now - self._last_snap >= SNAPSHOT_EVERY_NS:  # an account snapshot per hour of market time
+            snap = self.snapshots.record(self.kernel.portfolio, now)
+            self.kernel.bus.publish("account", snap)
+            self._last_snap = now
+        if now and (final or now != self._last_ts):
+            tmp = self.state.path / (REPLAY_FILE + ".tmp")
+            tmp.write_text(json.dumps({"now_ns": now, "released": self.feed.released}))
+            tmp.replace(self.state.path / REPLAY_FILE)
+            self._last_ts = now
+
+    async def _shutdown(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        if hasattr(self, "host"):
+            s = self.settings
+            for pair in list(self.host.running):
+                self.host.stop(pair, cancel=s.cancel_on_stop, flatten=s.flatten_on_stop)
+            self._persist(final=True)
+            self.events.close()
+            self.engine.dispose()
+        self.state.remove_pid()
+
+    # ---- for the CLI and tests ----------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        k = self.kernel
+        return {"replay_now": pd.Timestamp(k.cache.now_ns, tz="UTC").isoformat() if k.cache.now_ns else None,
+                "bars": self.feed.released, "running": sorted(self.host.running),
+                "orders": len(k.cache.orders), "equity": str(k.portfolio.equity()),
+                "data_dir": str(Path(self.state.path).resolve())}  # fmt: skip

@@ -1,0 +1,41 @@
+"""What the trading service needs to run, independent of how it was configured (file, flags, tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PairSpec:
+    """A pair the configuration asks for: its bars, its strategy and (optionally) pinned parameters."""
+
+    id: str
+    timeframe: str = "15m"
+    strategy: str = "sma_cross"
+    params: dict[str, Any] | None = None  # None: trade only with a trained (active) parameter version
+    sizing: str = "fraction:0.1"
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    data_dir: Path = Path("traderbot_data")
+    database_url: str = ""  # "": sqlite in data_dir
+    trader_id: str = "TB"
+    mode: str = "paper"
+    currency: str = "USD"
+    starting_cash: Decimal = Decimal(100_000)
+    dataset: str = "samples"
+    start: str = ""  # ISO; "": where the last run stopped, else the data's start
+    speed: float | None = 60.0  # replay seconds per wall second; None: as fast as possible
+    exit_at_end: bool = False
+    pairs: tuple[PairSpec, ...] = field(default_factory=tuple)
+    cancel_on_stop: bool = True
+    flatten_on_stop: bool = False
+    flatten_on_remove: bool = False
+    redis_url: str = ""
+    poll_s: float = 0.25  # how often the pair registry is read for changes made by other processes
+    config_path: Path | None = None
