@@ -11,7 +11,7 @@ from traderbot.core.jsonable import dumps, to_jsonable
 from traderbot.core.messages import OrderFilled
 from traderbot.model.data import Bar
 from traderbot.model.enums import OrderSide
-from traderbot.pairs.events import ParamsActivated, PairStateChanged
+from traderbot.pairs.events import PairStateChanged, ParamsActivated
 from traderbot.pairs.lifecycle import PairState
 
 
