@@ -1,4 +1,4 @@
-# traderbot: `make run` runs the demo, `make test` runs lint, types and tests. Both create .venv on first use.
+# traderbot: `make run` starts the paper trading service, `make test` runs lint, types and tests. Both create .venv on first use.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/traderbot demo
+	$(BIN)/traderbot run
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
