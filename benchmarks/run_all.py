@@ -163,6 +163,8 @@ def side_benchmarks() -> list[str]:
         "bench_kill.py",
         "bench_risk.py",
         "bench_train.py",
+        "bench_config_reload.py",
+        "bench_service.py",
     ):
         proc = subprocess.run(
             [sys.executable, str(ROOT / script)], capture_output=True, text=True, check=False, env=env

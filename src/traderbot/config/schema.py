@@ -337,6 +337,7 @@ class ShutdownConfig(_Model):
 
     cancel_orders: StrictBool = True
     flatten: StrictBool = False
+    flatten_on_remove: StrictBool = False  # a pair stopped or removed while running: close its position too
 
 
 class TraderbotConfig(_Model):

@@ -92,6 +92,7 @@ max_staleness_minutes = 0      # 0 = automatic (3 bars' length, at least 5 minut
 [shutdown]                     # what a clean stop does
 cancel_orders = true           # cancel working orders
 flatten = false                # also close every position at market
+flatten_on_remove = false      # a pair stopped or removed while running: also close its position
 """
     parse_config(text, source, env={})  # refuse to write a file that would not load
     return text

@@ -38,6 +38,7 @@ def settings_from_config(config: TraderbotConfig, path: Path) -> ServiceSettings
         dataset=config.replay.dataset, start=config.replay.start, speed=config.replay.speed_factor,
         exit_at_end=config.replay.exit_at_end, pairs=pair_specs(config),
         cancel_on_stop=config.shutdown.cancel_orders, flatten_on_stop=config.shutdown.flatten,
+        flatten_on_remove=config.shutdown.flatten_on_remove,
         redis_url=s.redis_url, config_path=path,
     )  # fmt: skip
 

@@ -32,6 +32,7 @@ class ReplayFeed:
         self._base_ns = start_ns  # replay time at _wall0
         self._heap: list[tuple[int, int, int]] = []  # (close ns, series, row)
         self._cols: list[tuple[array[Any], ...]] = []
+        self._closes: list[array[Any]] = []  # close times per series, as a Python array (cheap to index)
         self._active: set[int] = set()
         self.released = 0
         self.now_ns = start_ns  # the replay clock as of the last release
@@ -41,13 +42,15 @@ class ReplayFeed:
         """Start releasing series `sid` from the replay time on; its bars closed by then become visible now."""
         cache = self.kernel.cache
         while len(self._cols) <= sid:
-            self._cols.append(_columns(cache.series[len(self._cols)]))
-        closes = cache.series[sid].ts_close
-        row = int(np.searchsorted(closes, self.now_ns, side="right"))
+            s = cache.series[len(self._cols)]
+            self._cols.append(_columns(s))
+            self._closes.append(array("q", s.ts_close.astype(np.int64).tobytes()))
+        closes = self._closes[sid]
+        row = int(np.searchsorted(cache.series[sid].ts_close, self.now_ns, side="right"))
         cache.visible[sid] = max(cache.visible[sid], row)
         self._active.add(sid)
         if row < len(closes):
-            heapq.heappush(self._heap, (int(closes[row]), sid, row))
+            heapq.heappush(self._heap, (closes[row], sid, row))
 
     def remove_series(self, sid: int) -> None:
         self._active.discard(sid)
@@ -83,7 +86,7 @@ class ReplayFeed:
         until = self.clock()
         heap, active = self._heap, self._active
         ts_a, sid_a, row_a = array("q"), array("q"), array("q")
-        series = self.kernel.cache.series
+        all_closes = self._closes
         while heap and len(ts_a) < limit:
             t, sid, row = heap[0]
             if sid not in active:
@@ -95,9 +98,9 @@ class ReplayFeed:
             ts_a.append(t)
             sid_a.append(sid)
             row_a.append(row)
-            closes = series[sid].ts_close
+            closes = all_closes[sid]
             if row + 1 < len(closes):
-                heapq.heappush(heap, (int(closes[row + 1]), sid, row + 1))
+                heapq.heappush(heap, (closes[row + 1], sid, row + 1))
         if ts_a:
             self.kernel._run_events((ts_a, sid_a, row_a), self._cols, whole=False)
             self.kernel.bars_processed += len(ts_a)

@@ -72,7 +72,10 @@ class TradingService:
         k.risk.locks = LockBook(risk_store, now_ns=lambda: k.cache.now_ns)
         k.risk.overrides = Overrides(risk_store, now_ns=lambda: k.cache.now_ns)
         k.risk.sink = risk_store
-        k.risk.follow_bars(k.bus)
+        if s.speed is not None:  # paced: revalue risk sums as bars arrive, off the order path (as live)
+            k.risk.follow_bars(
+                k.bus
+            )  # as fast as possible: the first order after a bar revalues (same result)
         self._restore()
         self.dataset = Dataset(s.dataset, base=s.config_path.parent if s.config_path else None)
         self.feed = ReplayFeed(k, self._start_ns(), s.speed)
