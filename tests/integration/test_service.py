@@ -171,3 +171,32 @@ def test_the_configuration_file_changes_the_running_service_and_a_bad_edit_chang
     assert any(o.startswith("invalid") for o in outcomes) and sum(o == "applied" for o in outcomes) == 2
     reg = PairRegistry(open_engine(f"sqlite:///{tmp_path / 'state' / 'traderbot.db'}"))
     assert reg.find("EURUSD") is None and "no longer in the configuration" in reg.history("EURUSD")[-1].reason
+
+
+def test_a_replay_dataset_with_holes_does_not_stop_the_service(tmp_path: Path) -> None:
+    """Real 1-minute bars from the stretch where HistData lost every second hour (2023-05): the service plays
+    through the holes and trades."""
+    import pandas as pd
+
+    from traderbot.data.loader import load_ohlcv_file
+
+    src = (
+        Path(__file__).resolve().parents[2].parent
+        / "shared"
+        / "data"
+        / "histdata_fx_m1"
+        / "EURUSD_1m.parquet"
+    )
+    df, _ = load_ohlcv_file(src, instrument="EURUSD", timeframe="1m")
+    part = df[
+        (df["ts"] >= pd.Timestamp("2023-05-01", tz="UTC")) & (df["ts"] < pd.Timestamp("2023-05-13", tz="UTC"))
+    ]
+    data = tmp_path / "data"
+    data.mkdir()
+    part.to_parquet(data / "EURUSD_1m.parquet", index=False)
+    gaps = (part["ts"].diff() > pd.Timedelta(minutes=30)).sum()
+    assert gaps >= 10  # the holes are really there
+    one = PairSpec("EURUSD", "1m", "sma_cross", dict(SMA), "units:1000")
+    service = TradingService(settings(tmp_path, (one,), dataset=str(data), speed=None, exit_at_end=True))
+    asyncio.run(service.run())
+    assert service.feed.released == len(part) and service.kernel.portfolio.trades
