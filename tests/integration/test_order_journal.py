@@ -5,14 +5,10 @@ Every test runs on a SQLite file and on PostgreSQL (a fresh database on 127.0.0.
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, select, text
 
 from traderbot.brokers.sim.venue import SimulatedVenue
 from traderbot.core.messages import OrderFilled
@@ -29,34 +25,11 @@ from traderbot.store.journal import SqlOrderJournal
 from traderbot.store.models import OrderRecord
 from traderbot.strategies.sma_cross import SmaCross
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
-
-def _postgres_url() -> Iterator[str]:
-    name = f"tb_test_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        msg = f"PostgreSQL on 127.0.0.1:5432 is not reachable ({type(exc).__name__}); start it (see .ci/run)"
-        if os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'traderbot.db'}"
-    else:
-        yield from _postgres_url()
+@pytest.fixture
+def db_url(any_db_url: str) -> str:
+    """SQLite and a fresh PostgreSQL database (tests/conftest.py)."""
+    return any_db_url
 
 
 def _kernel(engine: Engine, bars: int = 1500) -> Kernel:

@@ -1,22 +1,19 @@
 """The pair registry on a real SQLite file and on PostgreSQL: persisted lifecycle, audit trail, parameter
 versions, optimistic concurrency between processes, and bus messages after the commit.
 
-PostgreSQL runs in a fresh schema of database `test` on 127.0.0.1:5432; when it is unreachable the test skips
-loudly, or fails in CI (CI set) or when TRADERBOT_REQUIRE_SERVICES=1.
+PostgreSQL runs in a fresh database on 127.0.0.1:5432 (`any_db_url` in tests/conftest.py); when it is unreachable
+the test skips loudly, or fails in CI.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
-import os
 import threading
-import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from traderbot.core.bus import MessageBus
 from traderbot.errors import UserError
@@ -35,36 +32,13 @@ from traderbot.pairs import (
 from traderbot.store.db import open_engine
 
 S = PairState
-PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 WHO = {"actor": "alice", "reason": "test"}
 
 
-def _postgres_url() -> Iterator[str]:
-    schema = f"tb_pairs_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = create_engine(PG)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:
-        msg = (f"PostgreSQL at {PG} is not reachable ({type(exc).__name__}): the registry is untested on "
-               "PostgreSQL; start the server (see .ci/run)")  # fmt: skip
-        if os.environ.get("TRADERBOT_REQUIRE_SERVICES") == "1" or os.environ.get("CI"):
-            pytest.fail(msg)
-        pytest.skip(f"SKIPPED LOUDLY - {msg}")
-    try:
-        yield f"{PG}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'traderbot.db'}"
-    else:
-        yield from _postgres_url()
+@pytest.fixture
+def db_url(any_db_url: str) -> str:
+    """SQLite and a fresh PostgreSQL database (tests/conftest.py; CI fails if the server is missing)."""
+    return any_db_url
 
 
 @pytest.fixture
