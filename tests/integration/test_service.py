@@ -200,3 +200,22 @@ def test_a_replay_dataset_with_holes_does_not_stop_the_service(tmp_path: Path) -
     service = TradingService(settings(tmp_path, (one,), dataset=str(data), speed=None, exit_at_end=True))
     asyncio.run(service.run())
     assert service.feed.released == len(part) and service.kernel.portfolio.trades
+
+
+def test_the_service_keeps_its_state_in_any_database_and_resumes_from_it(
+    tmp_path: Path, any_db_url: str
+) -> None:
+    """The same run on SQLite and on the real PostgreSQL server: orders, fills and pairs stored, then a restart
+    rebuilds the same positions from them."""
+    pairs = (spec("EURUSD"),)
+    first = TradingService(settings(tmp_path, pairs, speed=None, exit_at_end=True, database_url=any_db_url))
+    asyncio.run(first.run())
+    net = {k: v for k, v in first.kernel.portfolio._net.items() if v}
+    again = TradingService(settings(tmp_path, pairs, speed=None, exit_at_end=True, database_url=any_db_url))
+    again._build()
+    assert len(again.kernel.cache.orders) == len(first.kernel.cache.orders) > 0
+    assert {k: v for k, v in again.kernel.portfolio._net.items() if v} == net
+    assert (
+        again.registry.get("EURUSD").state is PairState.TRADING
+    )  # meant to trade: it resumes on the restart
+    again.engine.dispose()
