@@ -39,6 +39,12 @@ def test_sigterm_stops_cleanly_and_the_next_start_resumes(tmp_path: Path) -> Non
     _, err2 = again.communicate(timeout=120)
     assert again.returncode == 0, err2
     assert json.loads((state / "replay.json").read_text())["now_ns"] > stopped_at  # it went on from there
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env.pop("TRADERBOT_DB_URL", None)
+    listing = subprocess.run([sys.executable, "-m", "traderbot.cli", "pairs", "--json"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert listing.returncode == 0, listing.stderr  # the CLI finds the service's database without --db
+    assert {"EURUSD", "GBPUSD"} <= {row["pair"] for row in json.loads(listing.stdout)}
 
 
 def test_a_corrupt_database_is_refused_with_one_line(tmp_path: Path) -> None:

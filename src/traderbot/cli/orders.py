@@ -20,7 +20,10 @@ from traderbot.store.journal import SqlOrderJournal
 
 DB_ENV = "TRADERBOT_DB_URL"
 BROKER_HELP = "Broker: oanda, alpaca, ccxt:<exchange id>, ninjatrader (credentials from the environment)."
-DB_HELP = f"Database URL (default: ${DB_ENV} or sqlite:///traderbot.db in the working directory)."
+DB_HELP = (
+    f"Database URL (default: ${DB_ENV}, else the service's: traderbot.toml's database or "
+    "./traderbot_data/traderbot.db, else sqlite:///traderbot.db in the working directory)."
+)
 
 
 def _console() -> Console:
@@ -28,8 +31,20 @@ def _console() -> Console:
     return Console() if sys.stdout.isatty() else Console(width=200)
 
 
+def _service_database() -> str | None:
+    """The database of the service run from this folder: its configuration's, or its default state folder's."""
+    config = Path(os.environ.get("TRADERBOT_CONFIG", "traderbot.toml"))
+    if config.is_file():
+        from traderbot.config import load_config
+        from traderbot.config.loader import resolve_database_url
+
+        return resolve_database_url(load_config(config), config)
+    default = Path("traderbot_data") / "traderbot.db"
+    return f"sqlite:///{default.resolve()}" if default.is_file() else None
+
+
 def database_url(db: str | None, *, must_exist: bool = True) -> str:
-    url = db or os.environ.get(DB_ENV) or "sqlite:///traderbot.db"
+    url = db or os.environ.get(DB_ENV) or _service_database() or "sqlite:///traderbot.db"
     if must_exist and url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         if not path.is_file():
