@@ -71,6 +71,7 @@ class BookSums:
         self._currency: dict[str, CurrencyRow] | None = None  # per pair
         self._lo: dict[str, Decimal] = {}  # per currency, the totals of the rows
         self._hi: dict[str, Decimal] = {}
+        self.bounds_version = 0  # bumped whenever a currency's low or high bound may have changed
         self._orders_margin: dict[str, Decimal] | None = None  # per pair
         self._orders_margin_total = ZERO
         self._free: tuple[int, Decimal] | None = None  # (portfolio version, free margin before open orders)
@@ -118,6 +119,7 @@ class BookSums:
             memo.total = total
         currency = self._currency
         if currency is not None:
+            self.bounds_version += 1
             lo, hi = self._lo, self._hi
             for iid in pairs:
                 for ccy, low, high in currency.pop(iid, ()):
@@ -200,6 +202,7 @@ class BookSums:
                     for ccy, low, high in crow:
                         lo[ccy], hi[ccy] = _add(lo.get(ccy, ZERO), low), _add(hi.get(ccy, ZERO), high)
             self._lo, self._hi = lo, hi
+            self.bounds_version += 1
         return self._lo.get(currency, ZERO), self._hi.get(currency, ZERO)
 
     def bounds(self) -> dict[str, tuple[Decimal, Decimal]]:

@@ -10,6 +10,7 @@ correlation over any window is then O(1): (n Sab - Sa Sb) / sqrt((n Saa - Sa^2)(
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 
 import numpy as np
 
@@ -33,21 +34,25 @@ class _Aligned:
         rb = np.diff(np.log(cb[pb]), prepend=np.nan)
         ok = np.isfinite(ra) & np.isfinite(rb)
         ra, rb = np.where(ok, ra, 0.0), np.where(ok, rb, 0.0)
-        cols = np.stack([ok.astype(np.float64), ra, rb, ra * ra, rb * rb, ra * rb])
-        self.sums = np.concatenate([np.zeros((6, 1)), np.cumsum(cols, axis=1)], axis=1)
-        self.ia, self.ib = pa, pb  # positions in each series of the common points
+        cols = (ok.astype(np.float64), ra, rb, ra * ra, rb * rb, ra * rb)
+        # read one value at a time through memoryviews: a Python float each, without NumPy's per-call cost
+        self.sums = tuple(np.concatenate([[0.0], np.cumsum(c)]).data for c in cols)
+        self.ia = np.ascontiguousarray(pa, dtype=np.int64).data  # positions of the common points
+        self.ib = np.ascontiguousarray(pb, dtype=np.int64).data
 
     def correlation(self, na: int, nb: int, lookback: int) -> float:
         """Over the last `lookback` common points whose bars are visible (index < na in a and < nb in b)."""
-        k = min(int(self.ia.searchsorted(na)), int(self.ib.searchsorted(nb)))
+        k = min(bisect_left(self.ia, na), bisect_left(self.ib, nb))
         lo = max(0, k - lookback)
-        n, sa, sb, saa, sbb, sab = (self.sums[:, k] - self.sums[:, lo]).tolist()
+        s_n, s_a, s_b, s_aa, s_bb, s_ab = self.sums
+        n = s_n[k] - s_n[lo]
         if n < 10:
             return float("nan")
-        va, vb = n * saa - sa * sa, n * sbb - sb * sb
+        sa, sb = s_a[k] - s_a[lo], s_b[k] - s_b[lo]
+        va, vb = n * (s_aa[k] - s_aa[lo]) - sa * sa, n * (s_bb[k] - s_bb[lo]) - sb * sb
         if va <= 0 or vb <= 0:
             return float("nan")
-        return (n * sab - sa * sb) / math.sqrt(va * vb)
+        return (n * (s_ab[k] - s_ab[lo]) - sa * sb) / math.sqrt(va * vb)
 
 
 class CorrelationCheck:
@@ -110,34 +115,45 @@ class CorrelationCheck:
         """Decide now, for every pair and side, what `check` would decide until the next bar or fill."""
         decided = self._decisions()
         for iid in self.cache.primary:
-            for side in (OrderSide.BUY, OrderSide.SELL):
-                if (iid, side) not in decided:
-                    decided[(iid, side)] = self._decide(iid, side)
+            if (iid, OrderSide.BUY) not in decided or (iid, OrderSide.SELL) not in decided:
+                decided[(iid, OrderSide.BUY)], decided[(iid, OrderSide.SELL)] = self._decide_both(iid)
 
     def check(self, order: Order) -> str | None:
         decided = self._decisions()
         key = (order.instrument_id, order.side)
         if key in decided:
             return decided[key]
-        reason = decided[key] = self._decide(*key)
-        return reason
+        decided[(key[0], OrderSide.BUY)], decided[(key[0], OrderSide.SELL)] = self._decide_both(key[0])
+        return decided[key]
 
     def _decide(self, iid: str, side: OrderSide) -> str | None:
-        if iid not in self.cache.primary:
-            return None
-        direction = 1.0 if side is OrderSide.BUY else -1.0
-        same: list[str] = []
+        buy, sell = self._decide_both(iid)
+        return buy if side is OrderSide.BUY else sell
+
+    def _decide_both(self, iid: str) -> tuple[str | None, str | None]:
+        """The decisions for a buy and a sell of `iid` (one pass over the held positions serves both)."""
+        primary = self.cache.primary
+        if iid not in primary:
+            return None, None
+        threshold = self.threshold
+        same: tuple[list[str], list[str]] = ([], [])
         for other, net in self.portfolio._net.items():
-            if not net or other == iid or other not in self.cache.primary:
+            if not net or other == iid or other not in primary:
                 continue
-            rho = self.correlation(iid, other) * direction * (1.0 if net > 0 else -1.0)
-            if rho > self.threshold:
-                same.append(f"{other} {'long' if net > 0 else 'short'} {rho:.2f}")
-        if len(same) + 1 > self.config.max_positions:
-            return deny(
-                DenyReason.CORRELATION_LIMIT,
-                f"{iid} {side.value} moves with {', '.join(same)} (signed correlation > "
-                f"{self.config.threshold} over {self.config.lookback_bars} bars; max {self.config.max_positions} "
-                "such positions)",
-            )
-        return None
+            held = 1.0 if net > 0 else -1.0
+            rho = self.correlation(iid, other) * held  # signed for a buy; a sell's is its opposite
+            if rho > threshold:
+                same[0].append(f"{other} {'long' if net > 0 else 'short'} {rho:.2f}")
+            if -rho > threshold:
+                same[1].append(f"{other} {'long' if net > 0 else 'short'} {-rho:.2f}")
+        return self._deny(iid, OrderSide.BUY, same[0]), self._deny(iid, OrderSide.SELL, same[1])
+
+    def _deny(self, iid: str, side: OrderSide, same: list[str]) -> str | None:
+        if len(same) + 1 <= self.config.max_positions:
+            return None
+        return deny(
+            DenyReason.CORRELATION_LIMIT,
+            f"{iid} {side.value} moves with {', '.join(same)} (signed correlation > "
+            f"{self.config.threshold} over {self.config.lookback_bars} bars; max {self.config.max_positions} "
+            "such positions)",
+        )

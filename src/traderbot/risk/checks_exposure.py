@@ -23,20 +23,31 @@ from traderbot.risk.reasons import DenyReason, deny
 
 
 class OrderSize:
-    """The order's quantity and price as the checks see them (an equity-fraction order is priced now)."""
+    """The order's quantity and price as the checks see them (an equity-fraction order is priced now), and the
+    account-currency value of one unit at that price, worked out once for all the checks that need it."""
 
-    __slots__ = ("price", "quantity", "signed")
+    __slots__ = ("_exposure", "_unit", "instrument_id", "price", "quantity", "signed")
 
-    def __init__(self, order: Order, cache: Cache, portfolio: Portfolio) -> None:
+    def __init__(self, order: Order, cache: Cache, portfolio: Portfolio, exposure: ExposureChecks) -> None:
         px = order.price or order.trigger_price or cache.last_price(order.instrument_id) or ZERO
         qty = order.quantity
         if order.equity_fraction is not None and px:
             inst = cache.instruments[order.instrument_id]
             qty = portfolio.equity() * order.equity_fraction / (px * inst.multiplier)
             qty = qty / portfolio.to_account(Decimal(1), inst.quote)
+        self.instrument_id = order.instrument_id
         self.price = px
         self.quantity = qty
         self.signed = qty if order.side is OrderSide.BUY else -qty
+        self._exposure = exposure
+        self._unit: Decimal | None = None
+
+    def unit(self) -> Decimal:
+        """One unit's value in the account currency at the order's price (the last price when it has none)."""
+        u = self._unit
+        if u is None:
+            u = self._unit = self._exposure.unit_value(self.instrument_id, self.price or None)
+        return u
 
 
 class PairLimitsInForce(NamedTuple):
@@ -58,6 +69,8 @@ class ExposureChecks:
         self._units: dict[str, Decimal] = {}
         self._rates: dict[str, Decimal] = {}
         self._gen = -1
+        self._rooms: dict[str, tuple[Decimal, Decimal, Decimal] | tuple[()]] = {}  # currency -> `_room`
+        self._rooms_at = -1  # the bounds' version the rooms were worked out for
         self.open = OpenOrderBook()  # kept in step by Cache.track once the engine installs it
         self.sums = BookSums(
             portfolio, self.open, cache.instruments, self.unit_value, count_open=limits.count_open_orders
@@ -170,14 +183,14 @@ class ExposureChecks:
     # ---- checks --------------------------------------------------------------------------------------------
     def check_order_size(self, order: Order, size: OrderSize) -> str | None:
         lim, iid = self.limits, order.instrument_id
-        pair = self.in_force(iid)
+        pair = self._in_force.get(iid) or self.in_force(iid)
         max_q = pair.max_order_quantity
         if max_q is not None and size.quantity > max_q:
             return deny(DenyReason.QUANTITY_EXCEEDS_MAX, f"max={max_q}, order={size.quantity}")
         max_n = pair.max_order_notional
         if (max_n is None and lim.min_order_notional is None) or not size.price:
             return None
-        notional = self.notional(iid, size.quantity, size.price)
+        notional = size.quantity * size.unit()
         ccy = self.portfolio.currency
         if max_n is not None and notional > max_n:
             return deny(DenyReason.NOTIONAL_EXCEEDS_MAX, f"max={max_n} {ccy}, order={notional:.2f} {ccy}")
@@ -189,27 +202,27 @@ class ExposureChecks:
         return None
 
     def check_position(self, order: Order, size: OrderSize) -> str | None:
-        lim, iid, ccy = self.limits, order.instrument_id, self.portfolio.currency
-        after = self.projected(order, size)
-        pair = self.in_force(iid)
-        max_q = pair.max_position_quantity
-        if max_q is not None and abs(after) > max_q:
-            return deny(DenyReason.POSITION_LIMIT, f"{iid} max={max_q} units, would hold {after}")
-        max_n = pair.max_position_notional
-        if max_n is not None:
-            value = self.notional(iid, after, size.price or None)
-            if value > max_n:
-                return deny(
-                    DenyReason.POSITION_LIMIT, f"{iid} max={max_n} {ccy}, would hold {value:.2f} {ccy}"
-                )
-        if lim.max_open_positions is not None and not self.portfolio.net_quantity(iid):
+        iid = order.instrument_id
+        net = self.portfolio._net.get(iid, ZERO)
+        pair = self._in_force.get(iid) or self.in_force(iid)
+        max_q, max_n = pair.max_position_quantity, pair.max_position_notional
+        if max_q is not None or max_n is not None:
+            extra = self.open.side.get((iid, order.side), ZERO) if self.limits.count_open_orders else ZERO
+            after = net + size.signed + (extra if order.side is OrderSide.BUY else -extra)  # as `projected`
+            if max_q is not None and abs(after) > max_q:
+                return deny(DenyReason.POSITION_LIMIT, f"{iid} max={max_q} units, would hold {after}")
+            if max_n is not None:
+                value = abs(after) * size.unit()
+                if value > max_n:
+                    ccy = self.portfolio.currency
+                    return deny(
+                        DenyReason.POSITION_LIMIT, f"{iid} max={max_n} {ccy}, would hold {value:.2f} {ccy}"
+                    )
+        max_open = self.limits.max_open_positions
+        if max_open is not None and not net:
             opened = self._opened()
-            open_pairs = len(opened)
-            if iid not in opened and open_pairs >= lim.max_open_positions:
-                return deny(
-                    DenyReason.OPEN_POSITIONS_LIMIT,
-                    f"max={lim.max_open_positions}, open={open_pairs}, new={iid}",
-                )
+            if iid not in opened and len(opened) >= max_open:
+                return deny(DenyReason.OPEN_POSITIONS_LIMIT, f"max={max_open}, open={len(opened)}, new={iid}")
         return None
 
     def _opened(self) -> frozenset[str]:
@@ -227,7 +240,7 @@ class ExposureChecks:
     def _gross(self, order: Order, size: OrderSize, strategy_id: str | None) -> Decimal:
         """Worst-case gross notional: each pair at the larger of (held + open buys) and (held - open sells),
         with the order added to its side (valued at the order's price)."""
-        memo = self.sums.gross(strategy_id)
+        memo = self.sums._gross.get(strategy_id) or self.sums.gross(strategy_id)
         iid = order.instrument_id
         total = memo.total
         row = memo.rows.get(iid)
@@ -240,7 +253,7 @@ class ExposureChecks:
             buys += size.quantity
         else:
             sells += size.quantity
-        return total + self.notional(iid, max(abs(q + buys), abs(q - sells)), size.price or None)
+        return total + max(abs(q + buys), abs(q - sells)) * size.unit()
 
     def check_strategy(self, order: Order, size: OrderSize) -> str | None:
         limit = self.limits.max_strategy_notional
@@ -289,7 +302,7 @@ class ExposureChecks:
     def check_currency(self, order: Order, size: OrderSize) -> str | None:
         iid = order.instrument_id
         inst = self.cache.instruments[iid]
-        v = size.signed * self.unit_value(iid, size.price or None)
+        v = size.signed * size.unit()
         if inst.asset_class in TWO_CURRENCY:  # long the base, short the quote
             if inst.base == inst.quote:
                 return None
@@ -298,20 +311,38 @@ class ExposureChecks:
         return self._currency_limit(inst.quote, v)
 
     def _currency_limit(self, ccy: str, v: Decimal) -> str | None:
-        lim, acc = self.limits, self.portfolio.currency
-        limit = lim.currency_limits.get(ccy, lim.max_currency_exposure)
-        if limit is None or ccy == acc:
+        sums = self.sums
+        if sums._currency is None:
+            sums.bound(ccy)  # builds the bounds (and bumps their version)
+        if self._rooms_at != sums.bounds_version:
+            self._rooms.clear()
+            self._rooms_at = sums.bounds_version
+        room = self._rooms.get(ccy)
+        if room is None:
+            room = self._rooms[ccy] = self._room(ccy)
+        if not room or not (v > room[0] if v > 0 else -v > room[1]):
             return None
-        b_lo, b_hi = self.sums.bound(ccy)
+        b_lo, b_hi = sums.bound(ccy)
         lo, hi = (b_lo, b_hi + v) if v > 0 else (b_lo + v, b_hi)
-        new = max(abs(lo), abs(hi))
-        if new > limit and new > max(abs(b_lo), abs(b_hi)):
-            worst = hi if abs(hi) >= abs(lo) else lo
-            return deny(
-                DenyReason.CURRENCY_EXPOSURE_LIMIT,
-                f"{ccy} max={limit} {acc}, could reach {worst:.2f} {acc} (open orders included)",
-            )
-        return None
+        worst = hi if abs(hi) >= abs(lo) else lo
+        acc = self.portfolio.currency
+        return deny(
+            DenyReason.CURRENCY_EXPOSURE_LIMIT,
+            f"{ccy} max={room[2]} {acc}, could reach {worst:.2f} {acc} (open orders included)",
+        )
+
+    def _room(self, ccy: str) -> tuple[Decimal, Decimal, Decimal] | tuple[()]:
+        """How far an order may move the currency's high bound up and its low bound down before it is denied:
+        denied when the new worst case exceeds both the limit and the worst case the book already holds.
+        With bounds (lo, hi) and top = max(limit, |lo|, |hi|): a rise v > 0 is denied when v > top - hi, a
+        fall when -v > top + lo. Empty when the currency has no limit (or is the account's own)."""
+        lim = self.limits
+        limit = lim.currency_limits.get(ccy, lim.max_currency_exposure)
+        if limit is None or ccy == self.portfolio.currency:
+            return ()
+        b_lo, b_hi = self.sums.bound(ccy)
+        top = max(limit, abs(b_lo), abs(b_hi))
+        return top - b_hi, top + b_lo, limit
 
 
 class MarginCheck:
@@ -328,7 +359,8 @@ class MarginCheck:
 
     def check(self, order: Order, size: OrderSize) -> str | None:
         sums = self.exposure.sums
-        needed = sums.orders_margin() + self._margin(order.instrument_id, size.quantity, size.price or None)
+        inst = self.cache.instruments[order.instrument_id]
+        needed = sums.orders_margin() + size.quantity * size.unit() * inst.margin_rate
         free = sums.free_margin()
         if needed > free:
             ccy = self.portfolio.currency
@@ -337,7 +369,3 @@ class MarginCheck:
                 f"needs {needed:.2f} {ccy} (open orders included), free {free:.2f} {ccy}",
             )
         return None
-
-    def _margin(self, instrument_id: str, qty: Decimal, px: Decimal | None) -> Decimal:
-        inst = self.cache.instruments[instrument_id]
-        return qty * self.exposure.unit_value(instrument_id, px) * inst.margin_rate

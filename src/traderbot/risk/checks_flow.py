@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import deque
 from decimal import Decimal
 
+from traderbot.model.enums import OrderSide
 from traderbot.model.order import Order
 from traderbot.risk.config_sections import FlowConfig
 from traderbot.risk.reasons import DenyReason, deny
@@ -26,10 +27,13 @@ class FlowChecks:
         self._dup_ns = _ns(config.duplicate_window_s) if config.duplicate_window_s else 0
         self._rate_ns = _ns(config.rate_window_s)
         self._repeat_ns = _ns(config.repeat_window_s)
-        self._recent: dict[tuple[object, ...], int] = {}  # order signature -> last time seen
+        self._recent: dict[
+            tuple[object, ...], tuple[int, tuple[object, ...]]
+        ] = {}  # signature -> (time, exact)
+        self._recent_order: deque[tuple[int, tuple[object, ...]]] = deque()  # (time, signature), oldest first
         self._submits: deque[int] = deque()
         self._cancels: deque[int] = deque()
-        self._repeats: dict[tuple[str, str, str], deque[int]] = {}
+        self._repeats: dict[tuple[str, str, OrderSide], deque[int]] = {}
 
     def expire(self, now: int) -> None:
         """Drop the entries that have left their windows by `now` (each check also drops those it meets), so
@@ -42,27 +46,38 @@ class FlowChecks:
         for q in self._repeats.values():
             while q and now - q[0] >= repeat:
                 q.popleft()
-        if len(self._recent) > 10_000:
-            self._recent = {k: t for k, t in self._recent.items() if now - t < self._dup_ns}
+        self._forget(now)
+
+    def _forget(self, now: int) -> None:
+        """Forget the signatures last seen a whole duplicate window ago (oldest first: O(1) per order)."""
+        order, recent, window = self._recent_order, self._recent, self._dup_ns
+        while order and now - order[0][0] >= window:
+            t, key = order.popleft()
+            seen = recent.get(key)
+            if seen is not None and seen[0] == t:
+                del recent[key]
 
     def check_duplicate(self, order: Order, now: int) -> str | None:
-        key = (order.strategy_id, order.instrument_id, order.side, order.type, order.quantity,
-               order.equity_fraction, order.price, order.trigger_price)  # fmt: skip
+        """Same strategy, pair, side, type, quantity and prices within the window. The signature is looked up
+        by the values as floats (hashing a Decimal costs several times more) and confirmed exactly."""
+        q, fraction, px, trigger = order.quantity, order.equity_fraction, order.price, order.trigger_price
+        exact = (q, fraction, px, trigger)
+        key = (order.strategy_id, order.instrument_id, order.side, order.type, float(q),
+               None if fraction is None else float(fraction), None if px is None else float(px),
+               None if trigger is None else float(trigger))  # fmt: skip
         recent = self._recent
-        seen = len(recent)
-        last = recent.setdefault(key, now)  # one hash of the key in the common case (a new signature)
-        if len(recent) > seen:
-            if seen > 10_000:
-                self._recent = {k: t for k, t in recent.items() if now - t < self._dup_ns}
-            return None
-        if now - last < self._dup_ns:
-            age = (now - last) / _NS
+        seen = recent.get(key)
+        if seen is not None and now - seen[0] < self._dup_ns and seen[1] == exact:
+            age = (now - seen[0]) / _NS
             return deny(
                 DenyReason.DUPLICATE_ORDER,
                 f"same {order.side.value} {order.quantity} {order.instrument_id} {order.type.value} "
                 f"{age:g} s ago, window={self.config.duplicate_window_s} s",
             )
-        recent[key] = now
+        recent[key] = (now, exact)
+        self._recent_order.append((now, key))
+        if now - self._recent_order[0][0] >= self._dup_ns:
+            self._forget(now)
         return None
 
     def check_submit_rate(self, order: Order, now: int) -> str | None:
@@ -91,7 +106,7 @@ class FlowChecks:
     def check_repeats(self, order: Order, now: int) -> str | None:
         limit = self.config.max_repeats
         assert limit is not None
-        key = (order.strategy_id, order.instrument_id, order.side.value)
+        key = (order.strategy_id, order.instrument_id, order.side)
         q = self._repeats.get(key)
         if q is None:
             q = self._repeats[key] = deque()

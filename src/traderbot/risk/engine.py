@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from traderbot.brokers.sim.rejections import MarketHours
 from traderbot.core.bus import MessageBus
+from traderbot.core.money import ZERO
 from traderbot.errors import UserError
 from traderbot.kernel.cache import Cache
 from traderbot.model.data import Bar
@@ -108,8 +109,12 @@ class RiskEngine:
         self.kill_switch_engaged: Callable[[], bool] = lambda: False  # set by the kernel's kill switch
         self.quotes: dict[str, tuple[int, Decimal]] = {}  # live prices: instrument -> (ts, mid)
         self._bar_refs: dict[str, tuple[int, int, tuple[int, Decimal]]] = {}  # (series, bars, (ts, close))
+        self._bands: dict[
+            str, tuple[tuple[int, Decimal], Decimal, Decimal]
+        ] = {}  # collar: (reference, low, high)
         self._seen_ids: set[str] = set()
         self._seen: list[int] = []  # closed bars per series when the memos were last brought up to date
+        self._moved_at = -1  # the time the time-only memos were last brought up to date
         self.denied = 0
         self.denials: Counter[str] = Counter()  # reason code -> orders denied (a backtest reports these)
         self.recent: deque[Denial] = deque(maxlen=200)
@@ -176,6 +181,8 @@ class RiskEngine:
             cache.order_listener = None
         self._correlation = correlation
         self._collar = config.collar
+        self._bands = {}
+        self._moved_at = -1
         self._collar_age_ns = int(config.collar.max_age_s * _NS) if config.collar else 0
 
     def revalue(self) -> None:
@@ -239,8 +246,12 @@ class RiskEngine:
         return True
 
     def _clock_moved(self) -> None:
-        """What depends on the time alone: the market-hours day, the news windows, the flow windows."""
+        """What depends on the time alone: the market-hours day, the news windows, the flow windows (once per
+        time: the other pairs' bars at the same time find it done)."""
         now, cache = self.cache.now_ns, self.cache
+        if now == self._moved_at:
+            return
+        self._moved_at = now
         if self.config is not None and self.config.market_hours:
             for inst in {i.calendar: i for i in cache.instruments.values()}.values():
                 self._hours.problem(inst, now)
@@ -281,7 +292,7 @@ class RiskEngine:
             return None
         if self._sized or self._growing:
             self.exposure.begin(self._book)
-            size = OrderSize(order, self.cache, self.portfolio)
+            size = OrderSize(order, self.cache, self.portfolio, self.exposure)
             for sized in self._sized:
                 reason = sized(order, size)
                 if reason is not None:
@@ -336,10 +347,12 @@ class RiskEngine:
         if order.equity_fraction is not None:
             return False
         iid, side, qty = order.instrument_id, order.side, order.quantity
-        net = self.portfolio.net_quantity(iid)
-        pos = self.portfolio.positions.get((order.strategy_id, iid))
-        own = pos.quantity if pos is not None else Decimal(0)
+        net = self.portfolio._net.get(iid, ZERO)
         selling = side is OrderSide.SELL
+        if not (net > 0 if selling else net < 0):  # the common case: an order that adds to the pair
+            return False
+        pos = self.portfolio.positions.get((order.strategy_id, iid))
+        own = pos.quantity if pos is not None else ZERO
         for held, strategy in ((net, None), (own, order.strategy_id)):
             if not (held > 0 if selling else held < 0):
                 return False
@@ -497,12 +510,21 @@ class RiskEngine:
             )
         if not px:
             return None
-        band = px * collar.max_deviation_pct / 100
-        for label, p in (("price", order.price), ("trigger_price", order.trigger_price)):
-            if p is not None and abs(p - px) > band:
-                dev = abs(p - px) / px * 100
-                return deny(
-                    DenyReason.PRICE_COLLAR,
-                    f"{label}={p} is {dev:.2f}% from reference {px}, max={collar.max_deviation_pct}%",
-                )
+        band = self._bands.get(order.instrument_id)
+        if band is None or band[0] is not ref:  # the band moves with the reference only
+            width = px * collar.max_deviation_pct / 100
+            band = self._bands[order.instrument_id] = (ref, px - width, px + width)
+        _, low, high = band
+        price, trigger = order.price, order.trigger_price
+        if price is not None and not low <= price <= high:
+            return _collar_denial("price", price, px, collar.max_deviation_pct)
+        if trigger is not None and not low <= trigger <= high:
+            return _collar_denial("trigger_price", trigger, px, collar.max_deviation_pct)
         return None
+
+
+def _collar_denial(label: str, price: Decimal, reference: Decimal, max_pct: Decimal) -> str:
+    dev = abs(price - reference) / reference * 100
+    return deny(
+        DenyReason.PRICE_COLLAR, f"{label}={price} is {dev:.2f}% from reference {reference}, max={max_pct}%"
+    )

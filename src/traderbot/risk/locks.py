@@ -89,6 +89,7 @@ class LockBook:
             (lk.scope, lk.source): lk for lk in self.store.load_locks()
         }
         self.listeners: list[Callable[[Lock], None]] = []  # told about every new lock (e.g. flatten actions)
+        self._scoped: dict[tuple[str, str], tuple[Lock, ...]] = {}  # (strategy, pair) -> locks on its scopes
 
     def __bool__(self) -> bool:
         """False while there is no lock at all: the risk engine then skips the lookup."""
@@ -116,6 +117,7 @@ class LockBook:
         lock = Lock(scope, source, action, reason, now, until_ns)
         self.store.save_lock(lock)
         self._locks[(scope, source)] = lock
+        self._scoped.clear()
         for listener in self.listeners:
             listener(lock)
         return lock
@@ -133,6 +135,7 @@ class LockBook:
         for lk in gone:
             self.store.clear_lock(lk, actor=actor, reason=reason, ts=now)
             del self._locks[(lk.scope, lk.source)]
+            self._scoped.clear()
         return gone
 
     def expire(self, now_ns: int) -> list[Lock]:
@@ -141,6 +144,7 @@ class LockBook:
         for lk in done:
             self.store.clear_lock(lk, actor="expiry", reason="time is up", ts=now_ns)
             del self._locks[(lk.scope, lk.source)]
+            self._scoped.clear()
         return done
 
     def active(self, now_ns: int | None = None) -> list[Lock]:
@@ -154,13 +158,16 @@ class LockBook:
 
     def effective(self, strategy_id: str, instrument_id: str, now_ns: int) -> Lock | None:
         """The most restrictive active lock among the system's, the strategy's and the pair's, or None."""
+        candidates = self._scoped.get((strategy_id, instrument_id))
+        if candidates is None:  # the locks on an order's three scopes, kept until a lock is added or removed
+            scopes = (SYSTEM, f"strategy:{strategy_id}", f"pair:{instrument_id}")
+            if len(self._scoped) > 10_000:
+                self._scoped.clear()
+            candidates = self._scoped[(strategy_id, instrument_id)] = tuple(
+                lk for (scope, _), lk in self._locks.items() if scope in scopes
+            )
         best: Lock | None = None
-        scopes = (SYSTEM, f"strategy:{strategy_id}", f"pair:{instrument_id}")
-        for (scope, _), lk in self._locks.items():
-            if (
-                scope in scopes
-                and lk.active_at(now_ns)
-                and (best is None or _RANK[lk.action] > _RANK[best.action])
-            ):
+        for lk in candidates:
+            if lk.active_at(now_ns) and (best is None or _RANK[lk.action] > _RANK[best.action]):
                 best = lk
         return best

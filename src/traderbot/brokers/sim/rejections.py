@@ -58,15 +58,21 @@ def precision_problem(inst: Instrument, order: Order) -> str:
 
 
 class MarketHours:
-    """Is this instrument's market open at ts? From its session calendar, memoised per minute, a day at a time."""
+    """Is this instrument's market open at ts? From its session calendar, memoised per minute, a day at a time;
+    the open stretch of the day that contains the last open answer is remembered per calendar, so the common
+    question (open, and still in the same stretch) costs two comparisons."""
 
     def __init__(self) -> None:
         self._days: dict[
             tuple[str, int], list[bool]
         ] = {}  # (calendar, UTC day) -> open per minute of the day
+        self._open: dict[str, tuple[int, int]] = {}  # calendar -> [start, end) ns of a known open stretch
 
     def problem(self, inst: Instrument, ts_ns: int) -> str:
         name = inst.calendar
+        span = self._open.get(name)
+        if span is not None and span[0] <= ts_ns < span[1]:
+            return ""
         if name.strip().lower() in {"24/7", "crypto", "always"}:
             return ""
         day, minute = divmod(ts_ns // _MINUTE_NS, 1440)
@@ -77,6 +83,13 @@ class MarketHours:
                 self._days.clear()
             minutes = self._days[(name, day)] = get_calendar(name).is_open(grid).tolist()
         if minutes[minute]:
+            lo = hi = minute
+            while lo > 0 and minutes[lo - 1]:
+                lo -= 1
+            while hi + 1 < 1440 and minutes[hi + 1]:
+                hi += 1
+            base = day * 1440
+            self._open[name] = ((base + lo) * _MINUTE_NS, (base + hi + 1) * _MINUTE_NS)
             return ""
         when = pd.Timestamp(ts_ns, tz="UTC")
         return f"MARKET_CLOSED: {inst.id} calendar {name} is closed at {when}"
