@@ -2,6 +2,8 @@
 
 With no configuration file it paper-trades a few pairs of the bundled sample data on the simulated venue,
 replayed at 600 times real time, with its state (SQLite database, replay position, logs) in ./traderbot_data.
+Live mode (`--mode live`, or `[service] mode = "live"`) trades the configuration file's pairs on the broker
+named by `[broker] name` (or `--broker`), with credentials from the environment.
 """
 
 from __future__ import annotations
@@ -40,7 +42,14 @@ def default_settings(data_dir: Path) -> ServiceSettings:
 
 
 def run(
-    mode: str = typer.Option("paper", "--mode", help="paper (simulated venue fed by a replay) or live."),
+    mode: str | None = typer.Option(
+        None,
+        "--mode",
+        help="paper (simulated venue fed by a replay) or live (a broker); default: the file's.",
+    ),
+    broker: str | None = typer.Option(
+        None, "--broker", help="Live mode's broker: oanda, alpaca, ccxt:<exchange id>, ninjatrader."
+    ),
     config: Path | None = typer.Option(
         None, "--config", help="Configuration file (default: ./traderbot.toml)."
     ),
@@ -65,7 +74,13 @@ def run(
     from traderbot.service.service import TradingService
 
     settings = _settings(config, data_dir)
-    changes: dict[str, object] = {"mode": mode}
+    changes: dict[str, object] = {}
+    if mode is not None:
+        changes["mode"] = mode
+    if broker is not None:
+        changes["broker"] = broker
+    if (mode or settings.mode) == "live":
+        _check_live(config, replay=replay, start=start, speed=speed, exit_at_end=exit_at_end)
     if replay is not None:
         changes["dataset"] = replay
     if start is not None:
@@ -77,18 +92,32 @@ def run(
     if data_dir is not None:
         changes["data_dir"] = data_dir
     settings = replace(settings, **changes)  # type: ignore[arg-type]
+    service = TradingService(settings)  # live: the broker's credentials are read here (one line if missing)
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # live: one line per broker request otherwise
     where = Path(settings.data_dir).resolve()
     pace = "as fast as possible" if settings.speed is None else f"{settings.speed:g}x real time"
+    feed = f"trading on {settings.broker}" if service.live else f"replaying {settings.dataset} at {pace}"
     stop = f"Stop with Ctrl-C (or kill -TERM {_pid()})."
-    print(f"traderbot {settings.mode} service: state in {where}; replaying {settings.dataset} at {pace}; "
+    print(f"traderbot {settings.mode} service: state in {where}; {feed}; "
           f"{len(settings.pairs)} configured pair(s). {stop}", flush=True)  # fmt: skip
-    service = TradingService(settings)
     asyncio.run(service.run())
-    print(f"stopped: {service.feed.released:,} bars replayed, {len(service.kernel.cache.orders):,} orders, "
+    bars = f"bars from {settings.broker}" if service.live else "bars replayed"
+    print(f"stopped: {service.feed.released:,} {bars}, {len(service.kernel.cache.orders):,} orders, "
           f"equity {service.kernel.portfolio.equity():.2f} {settings.currency}; state kept in {where}")  # fmt: skip
+
+
+def _check_live(config: Path | None, **replay_flags: object) -> None:
+    """Live mode trades what the configuration file lists, on the market's time: replay flags make no sense."""
+    given = [f"--{n.replace('_', '-')}".replace("--start", "--from") for n, v in replay_flags.items() if v]
+    if given:
+        raise UserError(f"{', '.join(given)} only apply to a paper replay: live mode trades the broker's bars "
+                        "as they close; drop them or use --mode paper")  # fmt: skip
+    if config is None and not Path("traderbot.toml").is_file():
+        raise UserError("live mode trades the pairs of a configuration file only: write one with "
+                        "'traderbot init', list your [[pairs]] and pass it with --config")  # fmt: skip
 
 
 def _pid() -> int:

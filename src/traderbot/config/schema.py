@@ -188,6 +188,24 @@ class BrokerConfig(_Model):
     """The live venue. Credentials are never here: each adapter reads them from the environment."""
 
     name: str = ""
+    warm_bars: StrictInt = 500  # complete bars fetched for a pair before it trades (indicators warm)
+    bar_grace_s: float = 2.0  # after a bar's close, wait this long before asking the broker for it
+    bar_retry_s: float = 5.0  # a bar not there yet, or a failed request: ask again after this long
+    reconcile_interval_s: float = 60.0  # orders and positions checked against the broker's this often
+
+    @field_validator("warm_bars")
+    @classmethod
+    def _warm(cls, v: int) -> int:
+        if not 1 <= v <= 100_000:
+            raise ValueError("must be between 1 and 100000 bars (e.g. 500)")
+        return v
+
+    @field_validator("bar_grace_s", "bar_retry_s", "reconcile_interval_s")
+    @classmethod
+    def _seconds(cls, v: float) -> float:
+        if not (v > 0 and v < 86_400):
+            raise ValueError("must be a number of seconds above 0 and under a day (e.g. 2)")
+        return v
 
     @field_validator("name")
     @classmethod

@@ -61,6 +61,10 @@ exit_at_end = false            # stop the service when the data runs out
 [broker]                       # live mode only
 # credentials come from the environment only (each adapter names its variables in docs/brokers.md)
 name = {_q(broker)}                      # oanda | alpaca | ccxt:<exchange> | ninjatrader
+warm_bars = 500                # complete bars fetched for a pair before it trades (indicators warm)
+bar_grace_s = 2.0              # after a bar's close, wait this long before asking the broker for it
+bar_retry_s = 5.0              # a bar not there yet, or a failed request: ask again after this long
+reconcile_interval_s = 60.0    # orders and positions checked against the broker's this often
 
 # One [[pairs]] block per traded instrument.
 {pair_blocks}

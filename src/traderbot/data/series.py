@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from traderbot.errors import UserError
+from traderbot.model.data import Bar
 from traderbot.model.timeframe import Timeframe
 
 
@@ -87,6 +89,19 @@ class BarSeries:
         return BarSeries(
             instrument_id, tf, ts, prices["open"], prices["high"], prices["low"], prices["close"], vol, sp
         )
+
+    def extended(self, bars: Sequence[Bar]) -> BarSeries:
+        """A new series with `bars` (newer than the last one, oldest first) appended; this one is unchanged.
+
+        Live trading grows a series by about one bar per timeframe and pair; the copy (checked as any new
+        series) costs well under a millisecond for tens of thousands of bars, far below a bar's length."""
+        new = np.array([(b.open, b.high, b.low, b.close, b.volume) for b in bars], dtype=np.float64)
+        new = new.reshape(-1, 5)
+        old = (self.open, self.high, self.low, self.close, self.volume)
+        o, h, lo, c, v = (np.concatenate([a, new[:, k]]) for k, a in enumerate(old))
+        ts = np.concatenate([self.ts, np.fromiter((b.ts for b in bars), np.int64, len(bars))])
+        spread = None if self.spread is None else np.concatenate([self.spread, np.full(len(bars), np.nan)])
+        return BarSeries.from_arrays(self.instrument_id, self.timeframe, ts, o, h, lo, c, v, spread)
 
     def slice_time(self, start_ns: int | None, end_ns: int | None) -> BarSeries:
         lo = 0 if start_ns is None else int(np.searchsorted(self.ts, start_ns, "left"))

@@ -11,7 +11,7 @@ import gc
 import traceback
 from array import array
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
@@ -22,7 +22,7 @@ from traderbot.brokers.sim.costs import VenueConfig
 from traderbot.brokers.sim.venue import SimulatedVenue
 from traderbot.core.bus import MessageBus
 from traderbot.core.clock import SimulatedClock
-from traderbot.data.series import BarSeries
+from traderbot.data.series import BarSeries, resample_series
 from traderbot.errors import UserError
 from traderbot.execution.algos.engine import AlgoEngine
 from traderbot.execution.engine import ExecutionEngine, OrderJournal
@@ -95,6 +95,33 @@ class Kernel:
         idx = self.cache.add_series(inst, series)  # coarser than the loaded bars: never the primary series
         self._derived.add(idx)
         return idx
+
+    def extend_series(self, sid: int, bars: Sequence[Bar]) -> int:
+        """Live trading: append newly closed `bars` to series `sid` and return the row of the first one.
+
+        The new rows are not visible yet (the feed dispatches them next, as a replay would); the pair's resampled
+        series are derived again, and every strategy's views and indicators on them computed again and checked
+        unchanged on the rows already seen. A strategy whose indicator fails that check is named in the error,
+        after the others were refreshed."""
+        cache = self.cache
+        old = cache.series[sid]
+        cache.series[sid] = old.extended(bars)
+        grown = {sid}
+        if cache.primary.get(old.instrument_id) == sid:
+            for idx in self._derived:
+                derived = cache.series[idx]
+                if derived.instrument_id == old.instrument_id:
+                    cache.series[idx] = resample_series(cache.series[sid], derived.timeframe)
+                    grown.add(idx)
+        failed: list[str] = []
+        for strategy, ctx in self.strategies:
+            try:
+                ctx.refresh(grown)
+            except Exception as exc:
+                failed.append(f"strategy {strategy.strategy_id}: {type(exc).__name__}: {exc}")
+        if failed:
+            raise StrategyError("; ".join(failed))
+        return len(old)
 
     def add_strategy(self, strategy: Strategy, instrument_id: str, sizing: Sizing | None = None) -> None:
         if any(s.strategy_id == strategy.strategy_id for s, _ in self.strategies):
@@ -260,6 +287,7 @@ class Kernel:
         for strategy, ctx in self.strategies:
             strategy._ctx = None
             ctx._views.clear()
+            ctx._built.clear()
         self.strategies.clear()
         self._by_series.clear()
         self.execution.fill_listeners.clear()

@@ -5,7 +5,9 @@ Orders go strategy -> risk engine -> execution engine -> venue; nothing bypasses
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -31,8 +33,8 @@ from traderbot.risk.sizing_methods import (
     risk_distance,
     vol_target_quantity,
 )
-from traderbot.strategies.base import indicator_views
-from traderbot.strategies.views import BarView, Column
+from traderbot.strategies.base import indicator_leaves, indicator_views
+from traderbot.strategies.views import BarView, Column, IndicatorView
 
 if TYPE_CHECKING:
     from traderbot.kernel.kernel import Kernel
@@ -41,6 +43,26 @@ if TYPE_CHECKING:
 
 class LookAheadError(UserError):
     """An indicator's past values changed when future bars were added: it peeks ahead."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Const:
+    """An indicator argument that is not a column (a period, a factor): passed again as it was."""
+
+    value: Any
+
+
+@dataclass(slots=True)
+class _Built:
+    """An indicator as `Strategy.I` built it: the function, its arguments (column names or constants), the
+    series, and weak references to the views handed to the strategy."""
+
+    func: Callable[..., Any]
+    args: tuple[str | _Const, ...]
+    kwargs: dict[str, Any]
+    name: str
+    sidx: int
+    leaves: list[weakref.ReferenceType[IndicatorView]]
 
 
 _SIDES = {"buy": OrderSide.BUY, "sell": OrderSide.SELL}
@@ -75,6 +97,7 @@ class StrategyContext:
         )  # persistent ids when the journal has them
         self.ids = ClientOrderIdGenerator(kernel.trader_id, strategy.strategy_id, reserve=reserve)
         self._views: dict[tuple[str, str | None], BarView] = {}
+        self._built: list[_Built] = []  # how each indicator was made, to compute it again when series grow
         self.indicators: list[str] = []
         self.logs: list[str] = []
 
@@ -94,16 +117,22 @@ class StrategyContext:
         cache = self.k.cache
         base_idx = cache.series_index(instrument_id)
         if timeframe is None or Timeframe.parse(timeframe).ns == cache.series[base_idx].timeframe.ns:
-            return BarView(cache.series[base_idx], base_idx, lambda: cache.visible[base_idx])
+            return BarView(cache.series[base_idx], base_idx, self._counter(base_idx))
         tf = Timeframe.parse(timeframe)
         try:
             idx = cache.series_index(instrument_id, tf.ns)
         except UserError:
             derived = resample_series(cache.series[base_idx], tf)
             idx = self.k.add_derived_series(derived)
-        s = cache.series[idx]
-        ts_close = s.ts_close
-        return BarView(s, idx, lambda: int(np.searchsorted(ts_close, cache.now_ns, side="right")))
+        return BarView(cache.series[idx], idx, self._counter(idx))
+
+    def _counter(self, idx: int) -> Callable[[], int]:
+        """How many bars of series `idx` are visible now: the kernel's counter, or by time for derived series."""
+        cache = self.k.cache
+        if idx not in self.k._derived:
+            return lambda: cache.visible[idx]
+        ts_close = cache.series[idx].ts_close
+        return lambda: int(np.searchsorted(ts_close, cache.now_ns, side="right"))
 
     def indicator(
         self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], name: str
@@ -128,7 +157,36 @@ class StrategyContext:
         primary = sidx == self.k.cache.primary.get(series.instrument_id)
         view = self.bar_view(series.instrument_id, None if primary else series.timeframe.name)
         fast = (self.k.cache.visible, sidx) if primary else None
-        return indicator_views(values, view.__len__, name, fast)
+        views = indicator_views(values, view.__len__, name, fast)
+        fields = tuple(a.field if isinstance(a, Column) else _Const(a) for a in args)
+        leaves = [weakref.ref(v) for v in indicator_leaves(views)]
+        self._built.append(_Built(func, fields, kwargs, name, sidx, leaves))
+        return views
+
+    def refresh(self, grown: Collection[int]) -> None:
+        """Series `grown` got new bars (live trading): views read the new arrays, and each indicator built on
+        them is computed again and swapped into the views the strategy holds. The rows the strategy could
+        already see must not change (LookAheadError otherwise): the same causality proof as at the start."""
+        cache = self.k.cache
+        for view in self._views.values():
+            if view.series_idx in grown:
+                view.rebind(cache.series[view.series_idx], self._counter(view.series_idx))
+        kept: list[_Built] = []
+        for b in self._built:
+            held = [ref() for ref in b.leaves]
+            if all(v is None for v in held):  # the strategy dropped it (e.g. rebuilt on new parameters)
+                continue
+            kept.append(b)
+            if b.sidx not in grown:
+                continue
+            series = cache.series[b.sidx]
+            full = [x.value if isinstance(x, _Const) else getattr(series, x) for x in b.args]
+            arrays = indicator_leaves(b.func(*full, **b.kwargs))
+            for leaf, arr in zip(held, arrays, strict=True):
+                if leaf is not None:
+                    _assert_prefix_equal(arr, leaf._arr, len(leaf), b.name)
+                    leaf.swap(np.asarray(arr))
+        self._built = kept
 
     # ---- account -------------------------------------------------------------------------------------------
     def position_qty(self, strategy_id: str, instrument_id: str) -> Decimal:

@@ -3,28 +3,22 @@
 `start()` opens the database (SQLite file by default, PostgreSQL by URL), restores orders and positions from
 it, connects to the broker and reconciles. Until reconciliation has succeeded no order leaves the process
 (the risk engine denies them with RECONCILING); if it fails, `start()` says why and the session does not
-trade. While running, three tasks work on the one event loop: the broker's transaction stream (reconciling
-after every reconnect), the timers (acknowledgement timeouts), and a periodic reconciliation.
+trade. The wiring to the broker (venue, reconciliation, clock, timers, the transaction stream) is
+`live.link.BrokerLink`, which the live trading service uses too.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 
 from traderbot.brokers.base import Broker
-from traderbot.core.clock import LiveClock
 from traderbot.core.ids import ClientOrderIdGenerator
-from traderbot.core.messages import OrderEvent
-from traderbot.errors import UserError
-from traderbot.execution.broker_venue import BrokerVenue
-from traderbot.execution.reconcile import Reconciler, ReconciliationReport
+from traderbot.execution.reconcile import ReconciliationReport
 from traderbot.kernel.kernel import Kernel, gc_tuned
+from traderbot.live.link import BrokerLink, NotReconciled, SessionConfig
 from traderbot.model.enums import OrderSide, OrderType, TimeInForce
 from traderbot.model.instrument import Instrument
 from traderbot.model.order import Order, exit_order
@@ -32,34 +26,13 @@ from traderbot.risk.config import RiskConfig
 from traderbot.risk.locks import LockBook
 from traderbot.risk.overrides import Overrides
 from traderbot.risk.states import TradingStates
-from traderbot.risk.system_breakers import SystemBreakers, kill_switch_flatten
+from traderbot.risk.system_breakers import SystemBreakers
 from traderbot.store.db import open_engine
 from traderbot.store.journal import SqlOrderJournal
 from traderbot.store.risk_store import SqlRiskStore
 from traderbot.store.state_store import SqlStateStore
 
-_log = logging.getLogger("traderbot.session")
-
-
-@dataclass(frozen=True, slots=True)
-class SessionConfig:
-    database_url: str = "sqlite:///traderbot.db"
-    trader_id: str = "TB"
-    account_currency: str = "USD"
-    starting_cash: Decimal = Decimal(10_000)  # replaced by the broker's balance once connected
-    ack_timeout_s: float = 5.0  # no acknowledgement this long after a request: look the order up
-    max_send_attempts: int = 3
-    reconcile_interval_s: float = 60.0
-    resend_unsent: bool = False  # orders cut off before the send are closed as NOT_SENT, not sent late
-    timer_interval_s: float = 0.005
-
-
-def _no_bars(_instrument_id: str) -> int:
-    return 0
-
-
-class NotReconciled(UserError):
-    """The session cannot trade because reconciliation with the broker did not succeed."""
+__all__ = ["NotReconciled", "SessionConfig", "TradingSession"]
 
 
 class TradingSession:
@@ -92,59 +65,21 @@ class TradingSession:
         if risk_config is not None:  # the whole configuration or nothing (raises before anything runs)
             parts = self.kernel.configure_risk(risk_config)
             breakers = breakers or parts.system
-        self.clock = LiveClock()
-        self.kernel.clock = self.clock  # type: ignore[assignment]
-        ex = self.kernel.execution
-        ex.clock = self.clock
-        ex._bar_index = _no_bars  # live: no bar schedule behind the portfolio
-        ex.ack_timeout_ns = int(config.ack_timeout_s * 1e9)
-        ex.max_send_attempts = config.max_send_attempts
-        ex.manage_oco = True
-        ex.spawn_child = self._spawn_child
-        self.venue = BrokerVenue(broker, self._emit, time.time_ns)
-        ex.venue = self.venue
+        self.link = BrokerLink(
+            self.kernel, broker, self.journal, config, breakers=breakers, spawn_child=self._spawn_child
+        )
+        self.clock, self.venue, self.reconciler = self.link.clock, self.link.venue, self.link.reconciler
+        self.breakers = breakers
         for inst in instruments:
             self.kernel.cache.instruments[inst.id] = inst
-        self.reconciler = Reconciler(
-            broker, ex, self.kernel.risk, resend_unsent=config.resend_unsent, now_ns=time.time_ns
-        )
-        self.kernel.risk.reconciling = "the session has not reconciled with the broker yet"
         self._ids: dict[str, ClientOrderIdGenerator] = {}
-        self._tasks: list[asyncio.Task[None]] = []
-        self._recon_lock = asyncio.Lock()
         self._gc = contextlib.ExitStack()
-        risk.follow_bars(self.kernel.bus)  # price-dependent risk sums revalued as bars arrive, not per order
-        # system circuit breakers: fed by the venue (requests, latency, stream) and the bus (rejections),
-        # polled by the timers; they lock the system in the risk engine and flatten through the kill switch
-        self.breakers = breakers
-        if breakers is not None:
-            breakers.bind(self.kernel.risk.locks, kill_switch_flatten(self.kernel))
-            breakers.attach(self.kernel.bus)
-            self.venue.health = breakers
         self.restore()
 
     # ---- state ---------------------------------------------------------------------------------------------
     def restore(self) -> None:
-        """Orders and positions as stored: every fill replayed into the portfolio, trade ids remembered; the
-        protections' counters rebuilt from the replayed trades."""
-        cache, risk, portfolio = self.kernel.cache, self.kernel.risk, self.kernel.portfolio
-        protections = self.kernel.risk_parts.protections
-        if protections is not None:  # the replay's trades are history, not news: counted once, below
-            protections.detach(self.kernel.bus)
-        for order in self.journal.load():
-            cache.orders[order.client_order_id] = order
-            cache.track(order)
-            risk._seen_ids.add(order.client_order_id)
-            self.reconciler._instrument(order.instrument_id)
-        for fill in self.journal.load_fills():
-            owner = cache.orders.get(fill.client_order_id)
-            if owner is not None:
-                owner.trade_ids.add(fill.trade_id)
-            self.reconciler._instrument(fill.instrument_id)
-            portfolio.on_fill(fill, 0)
-        if protections is not None:  # daily counters, streaks and drawdowns as they stood before the restart
-            protections.rebuild(portfolio.trades, time.time_ns())
-            protections.attach(self.kernel.bus)
+        """Orders and positions as stored (see BrokerLink.restore)."""
+        self.link.restore()
 
     def positions(self) -> dict[str, Decimal]:
         p = self.kernel.portfolio
@@ -153,66 +88,18 @@ class TradingSession:
     # ---- running -------------------------------------------------------------------------------------------
     async def start(self) -> ReconciliationReport:
         """Connect and reconcile; raises NotReconciled (and trades nothing) when reconciliation fails."""
-        await self.broker.connect()
-        account = await self.broker.account()
-        if account.balance > 0:
-            self.kernel.portfolio.balance = account.balance
-        report = await self.reconcile("start")
-        if not report.ok:
-            raise NotReconciled(f"not trading: {report.summary()}")
+        report = await self.link.start()
         # long-lived objects out of the collector's sight, young ones collected less often (as a backtest's loop)
         self._gc.enter_context(gc_tuned())
-        loop = asyncio.get_running_loop()
-        self._tasks = [
-            loop.create_task(self.venue.pump_transactions(self._on_reconnect)),
-            loop.create_task(self._timers()),
-            loop.create_task(self._periodic()),
-        ]
         return report
 
     async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
-        self._tasks = []
-        await self.venue.drain()
-        self.journal.flush()
-        await self.broker.close()
+        await self.link.stop()
         self.db.dispose()
         self._gc.close()
 
     async def reconcile(self, reason: str, *, adopt_positions: bool = True) -> ReconciliationReport:
-        async with self._recon_lock:
-            self.kernel.cache.now_ns = time.time_ns()
-            report = await self.reconciler.run(reason, adopt_positions=adopt_positions)
-            self.journal.flush()
-            return report
-
-    async def _on_reconnect(self, reason: str) -> None:
-        await self.reconcile(reason)
-
-    async def _timers(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.timer_interval_s)
-            self.kernel.cache.now_ns = time.time_ns()
-            self.clock.fire_due()
-            if self.breakers is not None:  # time-based breaker conditions (a long disconnect)
-                self.breakers.poll(self.kernel.cache.now_ns)
-            try:
-                self.journal.flush()  # status updates and fills: committed within one tick
-            except Exception:
-                _log.exception("could not write order updates; retrying on the next tick")
-
-    async def _periodic(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.reconcile_interval_s)
-            await self.reconcile("periodic", adopt_positions=False)
-
-    def _emit(self, event: OrderEvent) -> None:
-        self.kernel.cache.now_ns = time.time_ns()
-        self.kernel.execution.on_event(event)
+        return await self.link.reconcile(reason, adopt_positions=adopt_positions)
 
     # ---- orders --------------------------------------------------------------------------------------------
     def order(

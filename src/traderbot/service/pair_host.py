@@ -2,8 +2,10 @@
 
 Starting a pair: its bars are loaded (once) into the kernel, the feed releases them from the replay time on (the
 earlier bars visible at once, so indicators are warm), its strategy is built with the pair's active parameters
-and started. Stopping a pair: the feed stops releasing it, its strategy stops and leaves the kernel, its open
-orders are canceled and, if asked, its position is closed at market. A strategy that raises is isolated: the
+and started. The feed is a replay (paper) or the broker's bars (live, `live_feed.py`); a live pair's history
+comes from the broker, so `start` answers False while it is being fetched and the watcher asks again.
+Stopping a pair: the feed stops releasing it, its strategy stops and leaves the kernel, its open orders are
+canceled and, if asked, its position is closed at market. A strategy that raises is isolated: the
 exception is caught at the pair's own boundary, the pair is paused in the registry with the error, and every
 other pair keeps trading.
 """
@@ -14,20 +16,39 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
+from traderbot.data.series import BarSeries
 from traderbot.kernel.kernel import Kernel
 from traderbot.model.data import Bar
 from traderbot.model.enums import OrderSide, OrderType
 from traderbot.model.instrument import get_instrument
 from traderbot.model.order import Order
 from traderbot.risk.sizing import Sizing
-from traderbot.service.datasets import Dataset
-from traderbot.service.replay import ReplayFeed
 from traderbot.strategies.base import Strategy
 from traderbot.strategies.registry import get_strategy
 
 log = logging.getLogger("traderbot.service")
+
+
+class BarSource(Protocol):
+    """Where a pair's bars come from: a replay dataset, or (live) the broker's history."""
+
+    def has(self, pair: str, timeframe: str) -> bool: ...
+
+    def load(self, pair: str, timeframe: str) -> BarSeries | None:
+        """The pair's bars; None when they are not ready yet (ask again later)."""
+        ...
+
+    def describe(self) -> str: ...
+
+
+class BarFeed(Protocol):
+    """What releases a series' bars into the kernel while its pair runs (ReplayFeed, LiveFeed)."""
+
+    def add_series(self, sid: int) -> None: ...
+
+    def remove_series(self, sid: int) -> None: ...
 
 
 @dataclass
@@ -39,7 +60,7 @@ class RunningPair:
 
 
 class PairHost:
-    def __init__(self, kernel: Kernel, feed: ReplayFeed, dataset: Dataset,
+    def __init__(self, kernel: Kernel, feed: BarFeed, dataset: BarSource,
                  on_failure: Callable[[str, str], None]) -> None:  # fmt: skip
         self.kernel, self.feed, self.dataset = kernel, feed, dataset
         self.on_failure = on_failure  # (pair, reason): the service pauses the pair in the registry
@@ -47,25 +68,29 @@ class PairHost:
         self._sids: dict[tuple[str, str], int] = {}
         self._seq = 0
 
-    def series_for(self, pair: str, timeframe: str) -> int:
-        """The pair's series in the kernel, loaded from the dataset the first time."""
+    def series_for(self, pair: str, timeframe: str) -> int | None:
+        """The pair's series in the kernel, loaded from the dataset the first time (None: not ready yet)."""
         key = (pair, timeframe)
         sid = self._sids.get(key)
         if sid is None:
-            sid = self._sids[key] = self.kernel.add_data(
-                get_instrument(pair), self.dataset.load(pair, timeframe)
-            )
+            series = self.dataset.load(pair, timeframe)
+            if series is None:
+                return None
+            sid = self._sids[key] = self.kernel.add_data(get_instrument(pair), series)
         return sid
 
     def start(
         self, pair: str, timeframe: str, strategy_name: str, params: dict[str, Any], sizing: str
-    ) -> None:
-        """Start trading `pair` (raises UserError with the reason when it cannot: no data, bad parameters)."""
+    ) -> bool:
+        """Start trading `pair`; False while its bars are not ready (ask again). Raises UserError with the
+        reason when it cannot: no data, bad parameters."""
         if pair in self.running:
-            return
+            return True
         cls = get_strategy(strategy_name)
         strategy = cls(**params)
         sid = self.series_for(pair, timeframe)
+        if sid is None:
+            return False
         self.feed.add_series(sid)
         self._seq += 1
         strategy.strategy_id = f"{strategy.name}-{pair}-{self._seq}"
@@ -77,6 +102,13 @@ class PairHost:
             self._detach(pair, strategy, sid)
             raise _failed(pair, "start", exc) from exc
         self.running[pair] = RunningPair(pair, sid, strategy, self.kernel.cache.now_ns)
+        return True
+
+    def fail(self, pair: str, reason: str) -> None:
+        """The pair's strategy failed: stop it (its orders canceled) and have the service pause it."""
+        log.error(reason)
+        self.stop(pair)
+        self.on_failure(pair, reason)
 
     def stop(self, pair: str, *, cancel: bool = True, flatten: bool = False) -> None:
         run = self.running.pop(pair, None)
@@ -124,10 +156,7 @@ class PairHost:
             try:
                 on_bar(bar)
             except Exception as exc:
-                reason = str(_failed(pair, "on_bar", exc))
-                log.error(reason)
-                self.stop(pair)
-                self.on_failure(pair, reason)
+                self.fail(pair, str(_failed(pair, "on_bar", exc)))
 
         strategy.on_bar = guarded  # type: ignore[method-assign]
 

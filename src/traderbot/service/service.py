@@ -1,7 +1,9 @@
-"""`traderbot run`: the long-running trading service (paper mode: the simulated venue fed by a replay).
+"""`traderbot run`: the long-running trading service, paper (the simulated venue fed by a replay) or live (a
+broker adapter: its bars, prices and order venue, reconciled before any order).
 
 One asyncio loop hosts the kernel (strategies per pair, risk, order management, portfolio) and its tasks:
-the replay feed, the pair watcher (the registry, including changes other processes make), periodic
+the feed (replay, or the broker's bars; live adds the broker's transaction and price streams, the timers and
+a periodic reconciliation), the pair watcher (the registry, including changes other processes make), periodic
 persistence (order journal, event log, account snapshots, positions, the replay position), and the signal
 handlers (SIGINT/SIGTERM stop cleanly, SIGHUP reloads the configuration). Its state lives in its data folder:
 two services in two folders never share anything, and a second service in the same folder is refused.
@@ -21,7 +23,10 @@ from typing import Any
 
 import pandas as pd
 
+from traderbot.brokers.base import Broker
 from traderbot.config.manager import ConfigManager
+from traderbot.data.market_cache import MarketDataCache
+from traderbot.data.store import ParquetBarStore
 from traderbot.errors import UserError
 from traderbot.kernel.kernel import Kernel, gc_tuned
 from traderbot.pairs.registry import PairRegistry
@@ -29,7 +34,8 @@ from traderbot.risk.locks import LockBook
 from traderbot.risk.overrides import Overrides
 from traderbot.risk.states import TradingStates
 from traderbot.service.datasets import Dataset
-from traderbot.service.pair_host import PairHost
+from traderbot.service.live_feed import LiveFeed
+from traderbot.service.pair_host import BarSource, PairHost
 from traderbot.service.pairs_sync import PairWatcher, sync_config_pairs
 from traderbot.service.replay import ReplayFeed
 from traderbot.service.settings import ServiceSettings
@@ -46,9 +52,21 @@ SNAPSHOT_EVERY_NS = 3_600 * 10**9
 
 
 class TradingService:
-    def __init__(self, settings: ServiceSettings, *, on_reload: Callable[[], Any] | None = None) -> None:
-        if settings.mode != "paper":
-            raise UserError(f"mode {settings.mode!r} is not available in this build yet: use --mode paper")
+    def __init__(self, settings: ServiceSettings, *, on_reload: Callable[[], Any] | None = None,
+                 broker: Broker | None = None) -> None:  # fmt: skip
+        """`broker`: live mode's adapter (default: `create_broker(settings.broker)`, credentials from the
+        environment; a missing one raises MissingCredential naming the variable)."""
+        if settings.mode not in ("paper", "live"):
+            raise UserError(f"mode {settings.mode!r} is unknown: use --mode paper or --mode live")
+        self.live = settings.mode == "live"
+        if self.live and broker is None:
+            if not settings.broker:
+                raise UserError("live mode needs a broker: set name under [broker] in traderbot.toml or pass "
+                                "--broker (oanda, alpaca, ccxt:<exchange id>, ninjatrader)")  # fmt: skip
+            from traderbot.brokers.factory import create_broker
+
+            broker = create_broker(settings.broker)
+        self.broker = broker
         self.settings = settings
         self.state = StateDir(settings.data_dir)
         self.on_reload = on_reload
@@ -72,13 +90,16 @@ class TradingService:
         k.risk.locks = LockBook(risk_store, now_ns=lambda: k.cache.now_ns)
         k.risk.overrides = Overrides(risk_store, now_ns=lambda: k.cache.now_ns)
         k.risk.sink = risk_store
-        if s.speed is not None:  # paced: revalue risk sums as bars arrive, off the order path (as live)
-            k.risk.follow_bars(
-                k.bus
-            )  # as fast as possible: the first order after a bar revalues (same result)
-        self._restore()
-        self.dataset = Dataset(s.dataset, base=s.config_path.parent if s.config_path else None)
-        self.feed = ReplayFeed(k, self._start_ns(), s.speed)
+        self.feed: ReplayFeed | LiveFeed
+        self.dataset: BarSource
+        if self.live:
+            self._build_live()
+        else:
+            if s.speed is not None:  # paced: revalue risk sums as bars arrive, off the order path (as live)
+                k.risk.follow_bars(k.bus)  # as fast as possible: the first order after a bar revalues
+            self._restore()
+            self.dataset = Dataset(s.dataset, base=s.config_path.parent if s.config_path else None)
+            self.feed = ReplayFeed(k, self._start_ns(), s.speed)
         self.registry = PairRegistry(self.engine, s.trader_id, bus=k.bus, cache_valid=self._cache_problem,
                                      risk_lock=self._lock_problem)  # fmt: skip
         self.host = PairHost(k, self.feed, self.dataset, self._pair_failed)
@@ -86,6 +107,30 @@ class TradingService:
         self.events = EventLog(self.engine, s.trader_id)
         self.events.attach(k.bus)
         self.snapshots = AccountSnapshots(self.engine, s.trader_id)
+
+    def _build_live(self) -> None:
+        """The kernel linked to the broker (venue, reconciliation, wall clock), fed by its bars and prices."""
+        from traderbot.live.link import BrokerLink, SessionConfig
+        from traderbot.service.live_prices import PricePump
+
+        s, k, broker = self.settings, self.kernel, self.broker
+        assert broker is not None
+        config = SessionConfig(trader_id=s.trader_id, account_currency=s.currency,
+                               reconcile_interval_s=s.reconcile_interval_s)  # fmt: skip
+        self.link = BrokerLink(k, broker, self.journal, config)
+        self.link.restore()  # orders and positions as stored; the reconciliation settles them with the broker
+        self.feed = LiveFeed(k, broker, warm_bars=s.warm_bars, grace_s=s.bar_grace_s, retry_s=s.bar_retry_s,
+                             market_cache=self._market_cache(), on_failure=self._series_failed)  # fmt: skip
+        self.dataset = self.feed
+        self.prices = PricePump(k, broker, lambda: self.host.running.keys(), retry_s=s.bar_retry_s)
+
+    def _market_cache(self) -> MarketDataCache | None:
+        """The market-data cache of the data folder (`store/`), when it has one: valid series warm pairs."""
+        root = self.state.path / "store"
+        if not root.is_dir():
+            return None
+
+        return MarketDataCache(ParquetBarStore(root, read_only=True))
 
     def _restore(self) -> None:
         """Positions from every stored fill; orders a previous run left open are closed (the simulated venue
@@ -107,15 +152,17 @@ class TradingService:
         saved = self.state.path / REPLAY_FILE
         if saved.is_file():
             return int(json.loads(saved.read_text())["now_ns"])
+        dataset = self.dataset
+        assert isinstance(dataset, Dataset)  # paper mode
         firsts = [
-            int(self.dataset.load(p.id, p.timeframe).ts[0])
-            for p in s.pairs
-            if self.dataset.has(p.id, p.timeframe)
+            int(dataset.load(p.id, p.timeframe).ts[0]) for p in s.pairs if dataset.has(p.id, p.timeframe)
         ]
         return min(firsts) if firsts else 0
 
     # ---- guards ----------------------------------------------------------------------------------------------
     def _cache_problem(self, pair: str) -> str | None:
+        if self.live:
+            return None  # the broker's history is fetched when the pair starts; a refusal locks it then
         rec = self.registry.find(pair)
         tf = rec.timeframe if rec is not None else "15m"
         if not self.dataset.has(pair, tf):
@@ -125,6 +172,9 @@ class TradingService:
     def _lock_problem(self, pair: str) -> str | None:
         lock = self.kernel.risk.locks.effective("", pair, self.kernel.cache.now_ns)
         return None if lock is None else lock.describe()
+
+    def _series_failed(self, pair: str, reason: str) -> None:
+        self.host.fail(pair, reason)
 
     def _pair_failed(self, pair: str, reason: str) -> None:
         self.registry.mark_locked(pair, reason, actor="service")
@@ -153,12 +203,16 @@ class TradingService:
                         self.settings.redis_url, self.kernel.bus, trader_id=self.settings.trader_id
                     )
                     await bridge.start()
+                if self.live:  # connect and reconcile before any pair starts (NotReconciled: not trading)
+                    await self.link.start()
                 with gc_tuned():
                     sync_config_pairs(self.registry, self.settings.pairs)
                     self.watcher.step()
                     self.started.set()
                     self._tasks = [loop.create_task(self._feed_loop()), loop.create_task(self._watch_loop()),
                                    loop.create_task(self._persist_loop())]  # fmt: skip
+                    if self.live:
+                        self._tasks.append(loop.create_task(self.prices.run()))
                     if self.config is not None:
                         from traderbot.config.watch import watch
 
@@ -226,7 +280,7 @@ class TradingService:
             snap = self.snapshots.record(self.kernel.portfolio, now)
             self.kernel.bus.publish("account", snap)
             self._last_snap = now
-        if now and (final or now != self._last_ts):
+        if now and not self.live and (final or now != self._last_ts):  # where a replay resumes
             tmp = self.state.path / (REPLAY_FILE + ".tmp")
             tmp.write_text(json.dumps({"now_ns": now, "released": self.feed.released}))
             tmp.replace(self.state.path / REPLAY_FILE)
@@ -242,6 +296,10 @@ class TradingService:
             s = self.settings
             for pair in list(self.host.running):
                 self.host.stop(pair, cancel=s.cancel_on_stop, flatten=s.flatten_on_stop)
+            if self.live:  # the cancels and closing orders reach the broker before it is closed
+                assert isinstance(self.feed, LiveFeed)
+                await self.feed.aclose()
+                await self.link.stop()
             self._persist(final=True)
             self.events.close()
             self.engine.dispose()

@@ -39,3 +39,9 @@ class ServiceSettings:
     redis_url: str = ""
     poll_s: float = 0.25  # how often the pair registry is read for changes made by other processes
     config_path: Path | None = None
+    # live mode: the broker (brokers.factory.create_broker) and how its bars are followed
+    broker: str = ""  # oanda, alpaca, ccxt:<exchange id>, ninjatrader
+    warm_bars: int = 500  # history fetched for a pair before it trades (indicators warm)
+    bar_grace_s: float = 2.0  # after a bar's close, wait this long before asking the broker for it
+    bar_retry_s: float = 5.0  # a bar not there yet (late, market closed) or a failed request: ask again after
+    reconcile_interval_s: float = 60.0

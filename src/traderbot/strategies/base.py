@@ -186,3 +186,17 @@ def indicator_views(values: Any, count: Any, name: str, visible: tuple[list[int]
     if isinstance(values, Sequence):
         return tuple(indicator_views(v, count, f"{name}[{i}]", visible) for i, v in enumerate(values))
     raise TypeError(f"indicator {name} returned {type(values).__name__}; return NumPy arrays")
+
+
+def indicator_leaves(obj: Any) -> list[Any]:
+    """The arrays of an indicator's output, or the views `indicator_views` made of them, in one order (depth
+    first), so values computed again can be paired with the views a strategy holds."""
+    import dataclasses
+
+    if isinstance(obj, IndicatorView) or hasattr(obj, "__array_interface__"):
+        return [obj]
+    if hasattr(obj, "_fields") or isinstance(obj, Sequence):
+        return [leaf for item in obj for leaf in indicator_leaves(item)]
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return [leaf for f in dataclasses.fields(obj) for leaf in indicator_leaves(getattr(obj, f.name))]
+    return [leaf for item in vars(obj).values() for leaf in indicator_leaves(item)]  # SimpleNamespace

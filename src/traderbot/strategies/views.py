@@ -47,6 +47,15 @@ class BarView:
         return self._series.instrument_id
 
     @property
+    def series_idx(self) -> int:
+        return self._idx
+
+    def rebind(self, series: BarSeries, count: Callable[[], int]) -> None:
+        """Point at a grown series (live trading appends closed bars); the rows already visible are unchanged."""
+        self._series = series
+        self._count = count
+
+    @property
     def timeframe(self) -> str:
         return self._series.timeframe.name
 
@@ -85,7 +94,7 @@ class BarView:
 class IndicatorView:
     """An indicator series truncated to the bars closed so far; `ind[-1]` is the latest value."""
 
-    __slots__ = ("_arr", "_count", "_vidx", "_vis", "name")
+    __slots__ = ("__weakref__", "_arr", "_count", "_list", "_vidx", "_vis", "name")
 
     def __init__(
         self,
@@ -100,6 +109,7 @@ class IndicatorView:
         # fast path: read the kernel's visible-bar counter directly instead of calling `count`
         self._vis: list[int] | None
         self._vis, self._vidx = visible if visible is not None else (None, 0)
+        self._list: list[Any] | None = None  # the values handed out by `cursor`, kept in step by `swap`
 
     def __len__(self) -> int:
         return self._count() if self._vis is None else self._vis[self._vidx]
@@ -123,7 +133,16 @@ class IndicatorView:
         read `values[counters[index] - 1]`; None when the view has no direct counter."""
         if self._vis is None:
             return None
-        return self._arr.tolist(), self._vis, self._vidx
+        if self._list is None:
+            self._list = self._arr.tolist()
+        return self._list, self._vis, self._vidx
+
+    def swap(self, arr: np.ndarray) -> None:
+        """Take the values computed again on a grown series (the caller has checked the seen rows are equal);
+        a list handed out by `cursor` grows in place, so a strategy holding it reads the new rows too."""
+        if self._list is not None:
+            self._list.extend(arr[len(self._list) :].tolist())
+        self._arr = arr
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         v = self.values
