@@ -174,3 +174,28 @@ def test_each_bar_revalues_only_its_own_pair_and_the_memos_equal_a_full_revaluat
     assert any(d is None for d in lazy)
     assert full <= 2  # the first bar (nothing memoised yet); every later bar only its own pair's part
     assert bars == N_BARS4 * len(PAIRS4)
+
+
+def test_a_held_pairs_bar_refreshes_the_decisions_that_weigh_it() -> None:
+    """Positions in the pairs whose bars come last at each hour: the other pairs' decisions (bars already in)
+    weigh correlations that move with each held pair's bar, and must never be kept stale."""
+    from traderbot.core.messages import OrderFilled
+
+    k = kernel4(follow=True)
+    corr = k.risk._correlation
+    assert corr is not None
+    ts, sid, row = k.schedule()
+    texts: set[str] = set()
+    for e in range(len(ts)):
+        k.run_events(ts[e : e + 1], sid[e : e + 1], row[e : e + 1])
+        if e == 4 * 25:  # 25 hours of bars in: hold the two pairs dispatched last at each hour
+            for n, iid in enumerate(("USDJPY", "EURJPY")):
+                px = k.cache.last_price(iid)
+                assert px is not None
+                k.portfolio.on_fill(OrderFilled(f"F{n}", iid, "S", 0, trade_id=f"T{n}", side="buy",
+                                                quantity=D(1_000), price=px), 0)  # fmt: skip
+        for (iid, side), reason in corr._decisions().items():
+            assert reason == corr._decide(iid, side), (e, iid, side)
+            if reason and iid in ("EURUSD", "GBPUSD"):
+                texts.add(reason)
+    assert len(texts) > 5  # the decisions that weigh the held pairs did change as their bars came in

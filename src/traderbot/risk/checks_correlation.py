@@ -25,7 +25,7 @@ from traderbot.risk.reasons import DenyReason, deny
 class _Aligned:
     """Two series' returns on their common bar close times, with prefix sums for O(1) window statistics."""
 
-    __slots__ = ("ia", "ib", "sums")
+    __slots__ = ("ia", "ib", "k", "memo", "sums")
 
     def __init__(self, ta: np.ndarray, ca: np.ndarray, tb: np.ndarray, cb: np.ndarray) -> None:
         _, pa, pb = np.intersect1d(ta, tb, assume_unique=True, return_indices=True)
@@ -39,20 +39,46 @@ class _Aligned:
         self.sums = tuple(np.concatenate([[0.0], np.cumsum(c)]).data for c in cols)
         self.ia = np.ascontiguousarray(pa, dtype=np.int64).data  # positions of the common points
         self.ib = np.ascontiguousarray(pb, dtype=np.int64).data
+        self.k = 0  # the last answer of `_common`
+        # the last answer: (na, nb, common points, lookback, correlation)
+        self.memo: tuple[int, int, int, int, float] = (-1, -1, -1, -1, 0.0)
+
+    def _common(self, na: int, nb: int) -> int:
+        """How many common points have both bars visible (index < na in a, < nb in b): a prefix, since both
+        index lists increase. Walked from the last answer (bars arrive one at a time), else bisected."""
+        ia, ib, k, n = self.ia, self.ib, self.k, len(self.ia)
+        for _ in range(4):
+            if k < n and ia[k] < na and ib[k] < nb:
+                k += 1
+            elif k > 0 and (ia[k - 1] >= na or ib[k - 1] >= nb):
+                k -= 1
+            else:
+                self.k = k
+                return k
+        k = self.k = min(bisect_left(ia, na), bisect_left(ib, nb))
+        return k
 
     def correlation(self, na: int, nb: int, lookback: int) -> float:
-        """Over the last `lookback` common points whose bars are visible (index < na in a and < nb in b)."""
-        k = min(bisect_left(self.ia, na), bisect_left(self.ib, nb))
+        """Over the last `lookback` common points whose bars are visible (index < na in a and < nb in b); the
+        value only moves when a common point becomes visible, so the last one is kept until then."""
+        memo = self.memo
+        if memo[0] == na and memo[1] == nb and memo[3] == lookback:
+            return memo[4]
+        k = self._common(na, nb)
+        if memo[2] == k and memo[3] == lookback:
+            self.memo = (na, nb, k, lookback, memo[4])
+            return memo[4]
         lo = max(0, k - lookback)
         s_n, s_a, s_b, s_aa, s_bb, s_ab = self.sums
         n = s_n[k] - s_n[lo]
-        if n < 10:
-            return float("nan")
-        sa, sb = s_a[k] - s_a[lo], s_b[k] - s_b[lo]
-        va, vb = n * (s_aa[k] - s_aa[lo]) - sa * sa, n * (s_bb[k] - s_bb[lo]) - sb * sb
-        if va <= 0 or vb <= 0:
-            return float("nan")
-        return (n * (s_ab[k] - s_ab[lo]) - sa * sb) / math.sqrt(va * vb)
+        value = float("nan")
+        if n >= 10:
+            sa, sb = s_a[k] - s_a[lo], s_b[k] - s_b[lo]
+            va, vb = n * (s_aa[k] - s_aa[lo]) - sa * sa, n * (s_bb[k] - s_bb[lo]) - sb * sb
+            if va > 0 and vb > 0:
+                value = (n * (s_ab[k] - s_ab[lo]) - sa * sb) / math.sqrt(va * vb)
+        self.memo = (na, nb, k, lookback, value)
+        return value
 
 
 class CorrelationCheck:
@@ -62,26 +88,21 @@ class CorrelationCheck:
         self.config = config
         self.threshold = float(config.threshold)
         self._aligned: dict[tuple[int, int], _Aligned] = {}
-        self._memo: dict[tuple[int, int, int, int], float] = {}  # per pair of series and visible bars
         self._stamp: tuple[int, int] = (-1, -1)  # (closed bars, portfolio version) the decisions hold for
         self._decided: dict[tuple[str, OrderSide], str | None] = {}
+        self._used: dict[
+            tuple[str, str], float
+        ] = {}  # (pair, held pair) -> the correlation its decision used
 
     def correlation(self, a: str, b: str) -> float:
         """Correlation of the two pairs' log returns over their last common closed bars (NaN if too few)."""
         c = self.cache
         ia, ib = c.primary[a], c.primary[b]
-        na, nb = c.visible[ia], c.visible[ib]
-        key = (ia, ib, na, nb)
-        value = self._memo.get(key)
-        if value is None:
-            al = self._aligned.get((ia, ib))
-            if al is None:
-                sa, sb = c.series[ia], c.series[ib]
-                al = self._aligned[(ia, ib)] = _Aligned(sa.ts_close, sa.close, sb.ts_close, sb.close)
-            if len(self._memo) > 100_000:
-                self._memo.clear()
-            value = self._memo[key] = al.correlation(na, nb, self.config.lookback_bars)
-        return value
+        al = self._aligned.get((ia, ib))
+        if al is None:
+            sa, sb = c.series[ia], c.series[ib]
+            al = self._aligned[(ia, ib)] = _Aligned(sa.ts_close, sa.close, sb.ts_close, sb.close)
+        return al.correlation(c.visible[ia], c.visible[ib], self.config.lookback_bars)
 
     def _decisions(self) -> dict[tuple[str, OrderSide], str | None]:
         """Decisions depend only on the pair, the side, the closed bars and the positions: they are kept until
@@ -94,9 +115,10 @@ class CorrelationCheck:
 
     def follow(self, instrument_id: str | None, gen_before: int) -> bool:
         """One bar closed since the decisions were made at `gen_before` closed bars: only correlations with
-        that pair moved, so forget its own decisions, or every decision when a position is held in it (each
-        pair's decision weighs its correlation with the held ones). False when the decisions were made before
-        an earlier bar."""
+        that pair moved, so forget its own decisions and, when a position is held in it, those of the pairs
+        whose correlation with it moved (each pair's decision weighs its correlation with the held ones; one
+        moves only when a bar both pairs share becomes visible). False when the decisions were made before an
+        earlier bar."""
         version = self.portfolio.version
         if self._stamp[0] != gen_before:
             return False
@@ -104,11 +126,16 @@ class CorrelationCheck:
             self._decided.clear()
         self._stamp = (sum(self.cache.visible), version)
         if instrument_id is not None:
-            if self.portfolio._net.get(instrument_id):
-                self._decided.clear()
-            else:
-                self._decided.pop((instrument_id, OrderSide.BUY), None)
-                self._decided.pop((instrument_id, OrderSide.SELL), None)
+            decided = self._decided
+            decided.pop((instrument_id, OrderSide.BUY), None)
+            decided.pop((instrument_id, OrderSide.SELL), None)
+            if self.portfolio._net.get(instrument_id):  # a held pair: the others' decisions weigh it
+                used = self._used
+                for iid in {k[0] for k in decided}:
+                    rho, before = self.correlation(iid, instrument_id), used.get((iid, instrument_id))
+                    if before is None or not (rho == before or (rho != rho and before != before)):
+                        decided.pop((iid, OrderSide.BUY), None)  # it moved (NaN counts as equal to NaN)
+                        decided.pop((iid, OrderSide.SELL), None)
         return True
 
     def prepare(self) -> None:
@@ -141,7 +168,8 @@ class CorrelationCheck:
             if not net or other == iid or other not in primary:
                 continue
             held = 1.0 if net > 0 else -1.0
-            rho = self.correlation(iid, other) * held  # signed for a buy; a sell's is its opposite
+            raw = self._used[(iid, other)] = self.correlation(iid, other)  # as weighed: see `follow`
+            rho = raw * held  # signed for a buy; a sell's is its opposite
             if rho > threshold:
                 same[0].append(f"{other} {'long' if net > 0 else 'short'} {rho:.2f}")
             if -rho > threshold:
