@@ -197,6 +197,8 @@ def test_a_broker_outage_during_a_poll_does_not_stop_the_service(
     async def body() -> None:
         await until(lambda: "EURUSD" in service.host.running)
         strategy = service.host.running["EURUSD"].strategy
+        job = service.cache_job  # its first refresh done (the next is minutes away), failures meet the polls
+        await until(lambda: job is not None and job.rounds >= 1, what="the cache's first refresh")
         fake.fail_next("candles", 503, count=12)  # three polls in a row, each after the client's own retries
         await until(lambda: service.feed.errors >= 3, what="failed polls")
         candles.complete_next()

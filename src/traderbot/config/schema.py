@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
+from traderbot.data.cache_schedule import RefreshSchedule
 from traderbot.data.cache_validate import CacheConfig
 from traderbot.errors import UserError
 from traderbot.risk.config import RiskConfig
@@ -36,6 +37,7 @@ RESTART_ONLY: tuple[str, ...] = (
 )
 SECRET_WORDS: tuple[str, ...] = ("password", "secret", "token", "api_key", "key_id")
 BROKERS: tuple[str, ...] = ("oanda", "alpaca", "ninjatrader")  # plus ccxt:<exchange>
+WEEK_MINUTES = 7 * 24 * 60
 
 
 class FieldError(ValueError):
@@ -312,12 +314,16 @@ class TrainingConfig(_Model):
 
 class CacheSection(_Model):
     """The market-data cache thresholds (traderbot.data.cache_validate.CacheConfig); 0 staleness = automatic
-    (3 bars' length, at least 5 minutes)."""
+    (3 bars' length, at least 5 minutes). Live, the service refreshes its running pairs' caches every
+    `refresh_minutes` while their market is open and once `lead_before_open_minutes` before it opens
+    (traderbot.data.cache_schedule.RefreshSchedule)."""
 
     window_days: float = 7.0
     max_missing_pct: float = 2.0
     max_gap_minutes: float = 30.0
     max_staleness_minutes: float = 0.0
+    refresh_minutes: float = 15.0
+    lead_before_open_minutes: float = 15.0
 
     @field_validator("window_days")
     @classmethod
@@ -340,6 +346,20 @@ class CacheSection(_Model):
             raise ValueError("must be a number of minutes >= 0")
         return v
 
+    @field_validator("refresh_minutes")
+    @classmethod
+    def _refresh(cls, v: float) -> float:
+        if not 0 < v <= WEEK_MINUTES:
+            raise ValueError("must be a positive number of minutes up to a week (10080), e.g. 15")
+        return v
+
+    @field_validator("lead_before_open_minutes")
+    @classmethod
+    def _lead(cls, v: float) -> float:
+        if not 0 <= v <= WEEK_MINUTES:
+            raise ValueError("must be a number of minutes from 0 to a week (10080), e.g. 15")
+        return v
+
     def to_cache_config(self) -> CacheConfig:
         stale = timedelta(minutes=self.max_staleness_minutes) if self.max_staleness_minutes > 0 else None
         return CacheConfig(
@@ -347,6 +367,12 @@ class CacheSection(_Model):
             max_missing_pct=self.max_missing_pct,
             max_gap=timedelta(minutes=self.max_gap_minutes),
             max_staleness=stale,
+        )
+
+    def to_refresh_schedule(self) -> RefreshSchedule:
+        return RefreshSchedule(
+            every=timedelta(minutes=self.refresh_minutes),
+            lead_before_open=timedelta(minutes=self.lead_before_open_minutes),
         )
 
 

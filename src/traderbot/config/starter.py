@@ -87,11 +87,13 @@ trials = 200                   # parameter sets tried per pair
 objective = "sharpe"           # sharpe | sortino | calmar | profit_factor | expectancy | ...
 train_weeks = 4                # length of each walk-forward training window
 
-[cache]                        # market-data cache thresholds (docs/data_cache.md)
+[cache]                        # market-data cache: thresholds, and its refresh while live (docs/data_cache.md)
 window_days = 7                # days of recent bars checked
 max_missing_pct = 2.0          # more missing bars than this fails the check
 max_gap_minutes = 30           # a longer hole fails the check
 max_staleness_minutes = 0      # 0 = automatic (3 bars' length, at least 5 minutes)
+refresh_minutes = 15           # live: refresh the running pairs' caches this often while the market is open
+lead_before_open_minutes = 15  # live: and once this long before the market opens
 
 [shutdown]                     # what a clean stop does
 cancel_orders = true           # cancel working orders

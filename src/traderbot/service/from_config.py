@@ -3,8 +3,9 @@
 `settings_from_config` maps the validated `TraderbotConfig` to `ServiceSettings` (a pair with `params` pins them;
 a pair without trades only with a trained version). `attach` registers one applier per section that can change
 while the service runs: pairs (added, removed, enabled, disabled, re-tuned, as with the CLI), risk (the whole
-risk configuration swapped at once), replay (speed, exit at end) and shutdown. A change to the account needs a
-restart and is refused, which rolls the reload back (the ConfigManager keeps the previous version).
+risk configuration swapped at once), replay (speed, exit at end), cache (thresholds, refresh schedule) and
+shutdown. A change to the account needs a restart and is refused, which rolls the reload back (the
+ConfigManager keeps the previous version).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def settings_from_config(config: TraderbotConfig, path: Path) -> ServiceSettings
         redis_url=s.redis_url, config_path=path, broker=config.broker.name,
         warm_bars=config.broker.warm_bars, bar_grace_s=config.broker.bar_grace_s,
         bar_retry_s=config.broker.bar_retry_s, reconcile_interval_s=config.broker.reconcile_interval_s,
+        cache=config.cache.to_cache_config(), cache_refresh=config.cache.to_refresh_schedule(),
     )  # fmt: skip
 
 
@@ -76,6 +78,9 @@ def attach(service: TradingService, manager: ConfigManager) -> None:
             service.settings, cancel_on_stop=new.cancel_orders, flatten_on_stop=new.flatten
         )
 
+    def cache(_old: Any, new: Any) -> None:
+        service.configure_cache(new.to_cache_config(), new.to_refresh_schedule())
+
     def account(old: Any, new: Any) -> None:
         if old != new:
             raise UserError(
@@ -83,5 +88,5 @@ def attach(service: TradingService, manager: ConfigManager) -> None:
             )
 
     for section, applier in (("pairs", pairs), ("risk", risk), ("replay", replay), ("shutdown", shutdown),
-                             ("account", account)):  # fmt: skip
+                             ("cache", cache), ("account", account)):  # fmt: skip
         manager.register(section, applier)

@@ -4,8 +4,9 @@ pair's strategy.
 
 Rules: a pair trades while it is `trading` and enabled. Enabling a `ready` pair, or a pair becoming `ready`
 (training promoted it) while enabled, moves it to `trading` (the registry's guard decides: an active version, a
-valid cache, no risk lock). `pairs stop` (trading -> ready) or disabling stops it; it is not restarted until it is
-enabled or promoted again. A newly activated version switches a running strategy's parameters in place.
+valid cache, no risk lock). `pairs stop` (trading -> ready), a market-data cache gone bad (the same move) or
+disabling stops it; it is not restarted until it is enabled or promoted again. A newly activated version
+switches a running strategy's parameters in place.
 Parameters pinned in the configuration (`params = {...}`) are saved as a version with the source "config" and the
 pair goes straight to `ready` without training, which its history says.
 """
@@ -90,9 +91,10 @@ class PairWatcher:
             rec = self.registry.find(e.pair)
             if rec is None:
                 continue
-            if rec.enabled and rec.state is PairState.READY and (
-                e.kind is EventKind.ENABLED or (e.kind is EventKind.TRANSITION and e.state is PairState.READY
-                                                and e.actor != ACTOR)):  # fmt: skip
+            # a move to ready by someone else promotes the pair, except from trading: that one is a stop
+            promoted = e.kind is EventKind.TRANSITION and e.state is PairState.READY and e.actor != ACTOR
+            promoted = promoted and e.previous is not PairState.TRADING
+            if rec.enabled and rec.state is PairState.READY and (e.kind is EventKind.ENABLED or promoted):
                 _go(self.registry, rec.pair, "enabled and ready: the service starts it")
             elif e.kind is EventKind.PARAMS_ACTIVATED and rec.pair in self.host.running:
                 self._retune(rec.pair)

@@ -2,9 +2,10 @@
 broker adapter: its bars, prices and order venue, reconciled before any order).
 
 One asyncio loop hosts the kernel (strategies per pair, risk, order management, portfolio) and its tasks:
-the feed (replay, or the broker's bars; live adds the broker's transaction and price streams, the timers and
-a periodic reconciliation), the pair watcher (the registry, including changes other processes make), periodic
-persistence (order journal, event log, account snapshots, positions, the replay position), and the signal
+the feed (replay, or the broker's bars; live adds the broker's transaction and price streams, the timers, a
+periodic reconciliation and the scheduled refresh of the data folder's market-data cache, `cache_job.py`), the
+pair watcher (the registry, including changes other processes make), periodic persistence (order journal,
+event log, account snapshots, positions, the replay position), and the signal
 handlers (SIGINT/SIGTERM stop cleanly, SIGHUP reloads the configuration). Its state lives in its data folder:
 two services in two folders never share anything, and a second service in the same folder is refused.
 A restart resumes: orders and positions from the database, pairs from the registry, the replay where it stopped.
@@ -17,7 +18,9 @@ import contextlib
 import json
 import logging
 import signal
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,9 @@ import pandas as pd
 
 from traderbot.brokers.base import Broker
 from traderbot.config.manager import ConfigManager
+from traderbot.data.cache_repair import BrokerCandleSource
+from traderbot.data.cache_schedule import RefreshSchedule
+from traderbot.data.cache_validate import CacheConfig
 from traderbot.data.market_cache import MarketDataCache
 from traderbot.data.store import ParquetBarStore
 from traderbot.errors import UserError
@@ -33,6 +39,7 @@ from traderbot.pairs.registry import PairRegistry
 from traderbot.risk.locks import LockBook
 from traderbot.risk.overrides import Overrides
 from traderbot.risk.states import TradingStates
+from traderbot.service.cache_job import CacheJob
 from traderbot.service.datasets import Dataset
 from traderbot.service.live_feed import LiveFeed
 from traderbot.service.pair_host import BarSource, PairHost
@@ -53,9 +60,10 @@ SNAPSHOT_EVERY_NS = 3_600 * 10**9
 
 class TradingService:
     def __init__(self, settings: ServiceSettings, *, on_reload: Callable[[], Any] | None = None,
-                 broker: Broker | None = None) -> None:  # fmt: skip
+                 broker: Broker | None = None, now_ns: Callable[[], int] = time.time_ns) -> None:  # fmt: skip
         """`broker`: live mode's adapter (default: `create_broker(settings.broker)`, credentials from the
-        environment; a missing one raises MissingCredential naming the variable)."""
+        environment; a missing one raises MissingCredential naming the variable). `now_ns`: the clock the
+        market-data cache is refreshed and judged by (the wall clock; a test may pin it)."""
         if settings.mode not in ("paper", "live"):
             raise UserError(f"mode {settings.mode!r} is unknown: use --mode paper or --mode live")
         self.live = settings.mode == "live"
@@ -68,6 +76,8 @@ class TradingService:
             broker = create_broker(settings.broker)
         self.broker = broker
         self.settings = settings
+        self.now_ns = now_ns
+        self.cache_job: CacheJob | None = None  # live: the market-data cache kept fresh for the running pairs
         self.state = StateDir(settings.data_dir)
         self.on_reload = on_reload
         self.config: ConfigManager | None = None
@@ -123,14 +133,32 @@ class TradingService:
                              market_cache=self._market_cache(), on_failure=self._series_failed)  # fmt: skip
         self.dataset = self.feed
         self.prices = PricePump(k, broker, lambda: self.host.running.keys(), retry_s=s.bar_retry_s)
+        self.cache_job = CacheJob(self._market_cache(writable=True), BrokerCandleSource(broker), self._timeframes,
+                                  s.cache_refresh, tick_s=s.poll_s)  # fmt: skip
 
-    def _market_cache(self) -> MarketDataCache | None:
-        """The market-data cache of the data folder (`store/`), when it has one: valid series warm pairs."""
+    def _market_cache(self, *, writable: bool = False) -> MarketDataCache:
+        """The market-data cache of the data folder (`store/`, created if missing). Read-only, for the feed:
+        valid series warm pairs. Writable, for the cache job: refreshed, and a pair whose cache turns invalid
+        is stopped."""
         root = self.state.path / "store"
-        if not root.is_dir():
-            return None
+        root.mkdir(exist_ok=True)
+        if not writable:
+            return MarketDataCache(ParquetBarStore(root, read_only=True), self.settings.cache, self.now_ns)
+        return MarketDataCache(ParquetBarStore(root), self.settings.cache, self.now_ns,
+                               on_invalid=self._cache_invalid)  # fmt: skip
 
-        return MarketDataCache(ParquetBarStore(root, read_only=True))
+    def _timeframes(self) -> dict[str, str]:
+        """The running pairs and the timeframe each trades on (the series its cache is kept at)."""
+        series = self.kernel.cache.series
+        return {pair: series[run.sid].timeframe.name for pair, run in self.host.running.items()}
+
+    def configure_cache(self, config: CacheConfig, schedule: RefreshSchedule) -> None:
+        """New `[cache]` thresholds and refresh schedule, applied while running (hot reload)."""
+        self.settings = replace(self.settings, cache=config, cache_refresh=schedule)
+        if self.cache_job is not None:
+            self.cache_job.configure(config, schedule)
+        if isinstance(self.feed, LiveFeed) and self.feed.market_cache is not None:
+            self.feed.market_cache.config = config
 
     def _restore(self) -> None:
         """Positions from every stored fill; orders a previous run left open are closed (the simulated venue
@@ -173,6 +201,12 @@ class TradingService:
         lock = self.kernel.risk.locks.effective("", pair, self.kernel.cache.now_ns)
         return None if lock is None else lock.describe()
 
+    def _cache_invalid(self, pair: str, reason: str) -> None:
+        """The pair's cache turned invalid: it stops trading (to ready, the reasons in its history)."""
+        log.warning("%s: market-data cache invalid (%s): the pair stops trading", pair, reason)
+        self.registry.mark_cache_invalid(pair, "market-data cache invalid: " + reason)
+        self.watcher.step()  # stop it now, not at the watcher's next poll
+
     def _series_failed(self, pair: str, reason: str) -> None:
         self.host.fail(pair, reason)
 
@@ -213,6 +247,8 @@ class TradingService:
                                    loop.create_task(self._persist_loop())]  # fmt: skip
                     if self.live:
                         self._tasks.append(loop.create_task(self.prices.run()))
+                        assert self.cache_job is not None
+                        self._tasks.append(loop.create_task(self.cache_job.run(self.stopping)))
                     if self.config is not None:
                         from traderbot.config.watch import watch
 
@@ -311,4 +347,11 @@ class TradingService:
         return {"replay_now": pd.Timestamp(k.cache.now_ns, tz="UTC").isoformat() if k.cache.now_ns else None,
                 "bars": self.feed.released, "running": sorted(self.host.running),
                 "orders": len(k.cache.orders), "equity": str(k.portfolio.equity()),
-                "data_dir": str(Path(self.state.path).resolve())}  # fmt: skip
+                "data_dir": str(Path(self.state.path).resolve()),
+                "cache": self._cache_status()}  # fmt: skip
+
+    def _cache_status(self) -> dict[str, Any]:
+        """Live: each running pair's cache after its last refresh (valid, score, last bar, reasons)."""
+        health = self.cache_job.health if self.cache_job is not None else {}
+        return {p: {k: v for k, v in h.to_dict().items() if k in ("valid", "score", "last_bar", "reasons")}
+                for p, h in health.items()}  # fmt: skip

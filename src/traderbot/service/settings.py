@@ -7,6 +7,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from traderbot.data.cache_schedule import RefreshSchedule
+from traderbot.data.cache_validate import CacheConfig
+
 
 @dataclass(frozen=True)
 class PairSpec:
@@ -45,3 +48,6 @@ class ServiceSettings:
     bar_grace_s: float = 2.0  # after a bar's close, wait this long before asking the broker for it
     bar_retry_s: float = 5.0  # a bar not there yet (late, market closed) or a failed request: ask again after
     reconcile_interval_s: float = 60.0
+    # live mode: the data folder's market-data cache (store/), kept fresh for the running pairs (cache_job.py)
+    cache: CacheConfig = field(default_factory=CacheConfig)  # the validation thresholds ([cache])
+    cache_refresh: RefreshSchedule = field(default_factory=RefreshSchedule)  # when each pair is refreshed
