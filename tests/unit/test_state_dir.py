@@ -37,7 +37,7 @@ def test_the_marker_is_written_when_the_database_is_first_created(any_db_url: st
     engine = sd.open_database(_configured(any_db_url))
     marker = json.loads((tmp_path / "state" / "state.json").read_text())
     url = sd.database_url(_configured(any_db_url))
-    assert marker["schema_revision"] == "0008" and marker["created"].startswith("20")
+    assert marker["schema_revision"] == "0009" and marker["created"].startswith("20")
     assert marker["url"] == (f"sqlite:///{tmp_path / 'state' / 'traderbot.db'}" if "sqlite" in url else url)
     assert not list(sd.path.glob(".*.tmp"))  # written atomically: no temporary left behind
     engine.dispose()

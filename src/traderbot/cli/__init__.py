@@ -29,9 +29,11 @@ def _register() -> None:
     from traderbot.cli import cache as cache_cli
     from traderbot.cli import config as config_cli
     from traderbot.cli import data as data_cli
+    from traderbot.cli import keys as keys_cli
     from traderbot.cli import pairs as pairs_cli
     from traderbot.cli import risk as risk_cli
     from traderbot.cli import train as train_cli
+    from traderbot.cli.api import api
     from traderbot.cli.backtest import backtest
     from traderbot.cli.demo import demo
     from traderbot.cli.init import init
@@ -45,6 +47,7 @@ def _register() -> None:
     app.add_typer(train_cli.app, name="train")
     app.add_typer(risk_cli.app, name="risk")
     app.add_typer(config_cli.app, name="config")
+    app.add_typer(keys_cli.app, name="keys")
     app.command()(backtest)
     app.command()(optimize)
     app.command()(demo)
@@ -53,6 +56,7 @@ def _register() -> None:
     app.command()(reconcile)
     app.command()(run)
     app.command()(init)
+    app.command()(api)
 
 
 def _click_classes() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
