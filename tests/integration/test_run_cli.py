@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def start(cwd: Path, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    args = ("--port", "0", *args)  # the API on any free port: tests never fight over 8000
     return subprocess.Popen([sys.executable, "-m", "traderbot.cli", "run", *args], cwd=cwd, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
 

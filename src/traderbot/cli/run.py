@@ -64,8 +64,15 @@ def run(
     data_dir: Path | None = typer.Option(
         None, "--data-dir", help="State folder (default: ./traderbot_data)."
     ),
-    host: str | None = typer.Option(None, "--host", help="API host (the API arrives with a later release)."),
-    port: int | None = typer.Option(None, "--port", help="API port."),
+    host: str | None = typer.Option(
+        None, "--host", help="API and dashboard address (default: the file's, else 127.0.0.1)."
+    ),
+    port: int | None = typer.Option(
+        None, "--port", min=0, max=65535, help="API port (default: the file's, else 8000; 0: any free one)."
+    ),
+    no_api: bool = typer.Option(
+        False, "--no-api", help="Serve no API (commands from `traderbot api` still run)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="Only warnings and errors."),
 ) -> None:
     """Run the trading service until Ctrl-C / SIGTERM (or the end of the replay with --exit-at-end)."""
@@ -91,6 +98,11 @@ def run(
         changes["exit_at_end"] = True
     if data_dir is not None:
         changes["data_dir"] = data_dir
+    changes["serve_api"] = not no_api
+    if host is not None:
+        changes["api_host"] = host
+    if port is not None:
+        changes["api_port"] = port
     settings = replace(settings, **changes)  # type: ignore[arg-type]
     service = TradingService(settings)  # live: the broker's credentials are read here (one line if missing)
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, stream=sys.stderr,

@@ -71,7 +71,7 @@ class ServiceConfig(_Model):
     redis_url: str = ""
     trader_id: str = "TB"
     host: str = "127.0.0.1"
-    port: StrictInt = 8080
+    port: StrictInt = 8000
 
     @field_validator("data_dir", "trader_id", "host")
     @classmethod
@@ -105,7 +105,7 @@ class ServiceConfig(_Model):
     @classmethod
     def _port(cls, v: int) -> int:
         if not 1 <= v <= 65535:
-            raise ValueError("is not a TCP port (use 1..65535, e.g. 8080)")
+            raise ValueError("is not a TCP port (use 1..65535, e.g. 8000)")
         return v
 
 

@@ -46,7 +46,7 @@ database_url = ""              # "" = sqlite:///<data_dir>/traderbot.db ; or pos
 redis_url = ""                 # optional shared cache / pub-sub, e.g. redis://127.0.0.1:6379/0
 trader_id = "TB"               # prefix of every client order id; keep it stable
 host = "127.0.0.1"             # the API and dashboard listen here
-port = 8080
+port = 8000                    # traderbot run serves the API and dashboard here (--no-api: not at all)
 
 [account]
 currency = {_q(currency)}              # the account currency (ISO code)

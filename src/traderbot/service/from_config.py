@@ -40,7 +40,7 @@ def settings_from_config(config: TraderbotConfig, path: Path) -> ServiceSettings
         exit_at_end=config.replay.exit_at_end, pairs=pair_specs(config),
         cancel_on_stop=config.shutdown.cancel_orders, flatten_on_stop=config.shutdown.flatten,
         flatten_on_remove=config.shutdown.flatten_on_remove,
-        redis_url=s.redis_url, config_path=path, broker=config.broker.name,
+        redis_url=s.redis_url, config_path=path, api_host=s.host, api_port=s.port, broker=config.broker.name,
         warm_bars=config.broker.warm_bars, bar_grace_s=config.broker.bar_grace_s,
         bar_retry_s=config.broker.bar_retry_s, reconcile_interval_s=config.broker.reconcile_interval_s,
         cache=config.cache.to_cache_config(), cache_refresh=config.cache.to_refresh_schedule(),

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -53,6 +53,9 @@ from traderbot.store.snapshots import AccountSnapshots
 from traderbot.store.state_dir import StateDir
 from traderbot.store.state_store import SqlStateStore
 
+if TYPE_CHECKING:
+    from traderbot.service.api_server import ApiServer
+
 log = logging.getLogger("traderbot.service")
 REPLAY_FILE = "replay.json"
 SNAPSHOT_EVERY_NS = 3_600 * 10**9
@@ -77,6 +80,7 @@ class TradingService:
         self.broker = broker
         self.settings = settings
         self.now_ns = now_ns
+        self.api: ApiServer | None = None  # serve_api: the control-plane API on this loop
         self.cache_job: CacheJob | None = None  # live: the market-data cache kept fresh for the running pairs
         self.state = StateDir(settings.data_dir)
         self.on_reload = on_reload
@@ -230,6 +234,7 @@ class TradingService:
             bridge = None
             try:
                 self._config_manager()
+                await self._start_api()
                 if self.settings.redis_url:  # optional: mirror the bus to Redis for other processes
                     from traderbot.service.redis_bridge import RedisBridge
 
@@ -243,8 +248,8 @@ class TradingService:
                     sync_config_pairs(self.registry, self.settings.pairs)
                     self.watcher.step()
                     self.started.set()
-                    self._tasks = [loop.create_task(self._feed_loop()), loop.create_task(self._watch_loop()),
-                                   loop.create_task(self._persist_loop())]  # fmt: skip
+                    jobs = (self._feed_loop(), self._watch_loop(), self._persist_loop(), self._commands())
+                    self._tasks = [loop.create_task(job) for job in jobs]
                     if self.live:
                         self._tasks.append(loop.create_task(self.prices.run()))
                         assert self.cache_job is not None
@@ -322,12 +327,39 @@ class TradingService:
             tmp.replace(self.state.path / REPLAY_FILE)
             self._last_ts = now
 
+    async def _start_api(self) -> None:
+        """With `serve_api`: the control-plane API on this loop (bound first: a busy port stops the start)."""
+        s = self.settings
+        if not s.serve_api:
+            return
+        from traderbot.service.api_server import ApiServer
+
+        self.api = ApiServer(self.engine, s.trader_id, s.api_host, s.api_port)
+        key = self.api.first_start_key()
+        if key is not None:
+            print(
+                f"first start: created an admin API key; store it now, it is not shown again:\n{key}",
+                flush=True,
+            )
+        await self.api.start()
+        print(f"API and dashboard on {self.api.url} (OpenAPI at {self.api.url}/docs)", flush=True)
+
+    async def _commands(self) -> None:
+        """Commands the API (in this process or `traderbot api` beside it) sends: kill switch, re-arm, reload."""
+        from traderbot.api.commands import CommandRunner
+        from traderbot.api.service_commands import service_handlers
+
+        runner = CommandRunner(self.engine, self.settings.trader_id, service_handlers(self))
+        await runner.serve(self.stopping)
+
     async def _shutdown(self) -> None:
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
+        if self.api is not None:
+            await self.api.stop()
         if hasattr(self, "host"):
             s = self.settings
             for pair in list(self.host.running):

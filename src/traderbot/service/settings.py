@@ -42,6 +42,10 @@ class ServiceSettings:
     redis_url: str = ""
     poll_s: float = 0.25  # how often the pair registry is read for changes made by other processes
     config_path: Path | None = None
+    # the control-plane API, served by the service itself when `serve_api` (traderbot run turns it on)
+    serve_api: bool = False
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000  # 0: any free port
     # live mode: the broker (brokers.factory.create_broker) and how its bars are followed
     broker: str = ""  # oanda, alpaca, ccxt:<exchange id>, ninjatrader
     warm_bars: int = 500  # history fetched for a pair before it trades (indicators warm)
