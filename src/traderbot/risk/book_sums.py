@@ -71,7 +71,9 @@ class BookSums:
         self._currency: dict[str, CurrencyRow] | None = None  # per pair
         self._lo: dict[str, Decimal] = {}  # per currency, the totals of the rows
         self._hi: dict[str, Decimal] = {}
-        self.bounds_version = 0  # bumped whenever a currency's low or high bound may have changed
+        self.bounds_version = 0  # bumped when every currency's bounds are built again
+        self.moved: dict[str, int] = {}  # currency -> a stamp, new each time its bounds may have changed since
+        self._stamp = 0
         self._orders_margin: dict[str, Decimal] | None = None  # per pair
         self._orders_margin_total = ZERO
         self._free: tuple[int, Decimal] | None = None  # (portfolio version, free margin before open orders)
@@ -119,16 +121,18 @@ class BookSums:
             memo.total = total
         currency = self._currency
         if currency is not None:
-            self.bounds_version += 1
-            lo, hi = self._lo, self._hi
+            lo, hi, moved = self._lo, self._hi, self.moved
+            self._stamp += 1
             for iid in pairs:
                 for ccy, low, high in currency.pop(iid, ()):
                     lo[ccy], hi[ccy] = _sub(lo[ccy], low), _sub(hi[ccy], high)
+                    moved[ccy] = self._stamp
                 crow = self._currency_row(iid)
                 if crow:
                     currency[iid] = crow
                     for ccy, low, high in crow:
                         lo[ccy], hi[ccy] = _add(lo.get(ccy, ZERO), low), _add(hi.get(ccy, ZERO), high)
+                        moved[ccy] = self._stamp
         margin = self._orders_margin
         if margin is not None:
             total = self._orders_margin_total

@@ -69,7 +69,7 @@ class ExposureChecks:
         self._units: dict[str, Decimal] = {}
         self._rates: dict[str, Decimal] = {}
         self._gen = -1
-        self._rooms: dict[str, tuple[Decimal, Decimal, Decimal] | tuple[()]] = {}  # currency -> `_room`
+        self._rooms: dict[str, tuple[int, tuple[Decimal, Decimal, Decimal] | tuple[()]]] = {}  # ccy -> (stamp, room)
         self._rooms_at = -1  # the bounds' version the rooms were worked out for
         self.open = OpenOrderBook()  # kept in step by Cache.track once the engine installs it
         self.sums = BookSums(
@@ -317,9 +317,11 @@ class ExposureChecks:
         if self._rooms_at != sums.bounds_version:
             self._rooms.clear()
             self._rooms_at = sums.bounds_version
-        room = self._rooms.get(ccy)
-        if room is None:
-            room = self._rooms[ccy] = self._room(ccy)
+        stamp = sums.moved.get(ccy, 0)
+        kept = self._rooms.get(ccy)
+        if kept is None or kept[0] != stamp:  # only a change of this currency's bounds moves its room
+            kept = self._rooms[ccy] = (stamp, self._room(ccy))
+        room = kept[1]
         if not room or not (v > room[0] if v > 0 else -v > room[1]):
             return None
         b_lo, b_hi = sums.bound(ccy)
@@ -340,7 +342,7 @@ class ExposureChecks:
         limit = lim.currency_limits.get(ccy, lim.max_currency_exposure)
         if limit is None or ccy == self.portfolio.currency:
             return ()
-        b_lo, b_hi = self.sums.bound(ccy)
+        b_lo, b_hi = self.sums._lo.get(ccy, ZERO), self.sums._hi.get(ccy, ZERO)  # built: see _currency_limit
         top = max(limit, abs(b_lo), abs(b_hi))
         return top - b_hi, top + b_lo, limit
 
