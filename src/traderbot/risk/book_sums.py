@@ -72,7 +72,9 @@ class BookSums:
         self._lo: dict[str, Decimal] = {}  # per currency, the totals of the rows
         self._hi: dict[str, Decimal] = {}
         self.bounds_version = 0  # bumped when every currency's bounds are built again
-        self.moved: dict[str, int] = {}  # currency -> a stamp, new each time its bounds may have changed since
+        self.moved: dict[
+            str, int
+        ] = {}  # currency -> a stamp, new each time its bounds may have changed since
         self._stamp = 0
         self._orders_margin: dict[str, Decimal] | None = None  # per pair
         self._orders_margin_total = ZERO

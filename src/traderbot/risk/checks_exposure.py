@@ -69,7 +69,9 @@ class ExposureChecks:
         self._units: dict[str, Decimal] = {}
         self._rates: dict[str, Decimal] = {}
         self._gen = -1
-        self._rooms: dict[str, tuple[int, tuple[Decimal, Decimal, Decimal] | tuple[()]]] = {}  # ccy -> (stamp, room)
+        self._rooms: dict[
+            str, tuple[int, tuple[Decimal, Decimal, Decimal] | tuple[()]]
+        ] = {}  # ccy -> (stamp, room)
         self._rooms_at = -1  # the bounds' version the rooms were worked out for
         self.open = OpenOrderBook()  # kept in step by Cache.track once the engine installs it
         self.sums = BookSums(
