@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pandas as pd
 import pytest
 from tests.contract.oanda.support import TOKEN, config_for
 from tests.fakes.oanda_fake import OandaFake
+from tests.service_harness import run_service, until
 
 from traderbot.brokers.oanda import OandaBroker
 from traderbot.data import cache_manifest
@@ -124,27 +124,6 @@ def start(tmp_path: Path, fake: OandaFake, clock: Clock, pairs: tuple[str, ...],
         cache_refresh=RefreshSchedule(every=timedelta(minutes=1), lead_before_open=timedelta(0)),
     )  # fmt: skip
     return TradingService(settings, broker=OandaBroker(config_for(fake, **broker)), now_ns=clock), store
-
-
-async def until(cond: Callable[[], object], timeout: float = 5.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout} s")
-        await asyncio.sleep(0.01)
-
-
-def run_service(service: TradingService, body: Callable[[], Awaitable[None]]) -> None:
-    async def main() -> None:
-        task = asyncio.create_task(service.run())
-        try:
-            await asyncio.wait_for(service.started.wait(), 10)
-            await body()
-        finally:
-            service.stop()
-            await task
-
-    asyncio.run(main())
 
 
 def test_a_running_pairs_cache_gets_the_brokers_new_bars_on_the_schedule(

@@ -8,12 +8,11 @@ fake serves its newest candle as still forming) is due at once and the feed's re
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 import pytest
 from tests.contract.oanda.support import TOKEN, config_for
 from tests.fakes.oanda_fake import OandaFake
+from tests.service_harness import run_service, until
 
 from traderbot.brokers.oanda import OandaBroker
 from traderbot.cli import main as cli_main
@@ -105,27 +105,6 @@ def live(tmp_path: Path, pairs: tuple[PairSpec, ...], **kw: object) -> ServiceSe
 
 def service_on(fake: OandaFake, settings: ServiceSettings) -> TradingService:
     return TradingService(settings, broker=OandaBroker(config_for(fake)))
-
-
-async def until(cond: Callable[[], object], timeout: float = 5.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout} s")
-        await asyncio.sleep(0.01)
-
-
-def run_service(service: TradingService, body: Callable[[], Awaitable[None]]) -> None:
-    async def main() -> None:
-        task = asyncio.create_task(service.run())
-        try:
-            await asyncio.wait_for(service.started.wait(), 10)
-            await body()
-        finally:
-            service.stop()
-            await task
-
-    asyncio.run(main())
 
 
 def test_a_live_pair_warms_from_candles_then_trades_each_new_candle_through_the_broker(
