@@ -77,3 +77,30 @@ def test_the_cli_sees_what_the_api_changed(tmp_path: object, capsys: pytest.Capt
     assert main(["pairs", "--db", url, "--json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert (row["pair"], row["state"], row["enabled"]) == ("AUDUSD", "untrained", True)
+
+
+def test_the_listing_follows_changes_made_by_other_processes(any_db_url: str) -> None:
+    """GET /pairs answers from a copy rebuilt when a pair changes: changes another process makes (the CLI, the
+    service, a trainer) show at the next call, parameter versions included."""
+    with api_on(any_db_url) as api:
+        view, c = as_key(api.viewer), api.client
+        other = PairRegistry(api.engine, "TB")  # another process's registry on the same database
+
+        def listing() -> dict[str, tuple[object, ...]]:
+            rows = c.get("/api/v1/pairs", headers=view).json()["pairs"]
+            return {
+                r["pair"]: (r["state"], r["enabled"], r["active_version"], r["oos_quality"]) for r in rows
+            }
+
+        assert listing() == {}
+        other.add("GBPUSD", actor="cli", reason="new", timeframe="15m", strategy="sma_cross")
+        assert listing() == {"GBPUSD": ("untrained", True, None, None)}
+        assert listing() == {"GBPUSD": ("untrained", True, None, None)}  # unchanged: the same copy
+        other.disable("GBPUSD", actor="cli", reason="news")
+        assert listing()["GBPUSD"][1] is False
+        version = other.save_params("GBPUSD", "sma_cross", {"fast": 5, "slow": 20}, {"oos_quality": 0.7},
+                                    source="walk-forward", actor="trainer")  # fmt: skip
+        other.activate_params("GBPUSD", version, actor="trainer", reason="best")
+        assert listing()["GBPUSD"][2:] == (version, 0.7)
+        other.remove("GBPUSD", actor="cli", reason="gone")
+        assert listing() == {}

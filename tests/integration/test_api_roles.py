@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 from tests.api_harness import Api, api_on, as_key, table_counts
 
 from traderbot.api.role import Role
-from traderbot.api.router import ENDPOINTS, PREFIX, build_router
+from traderbot.api.router import ENDPOINTS, PREFIX, PUBLIC, build_router
 
 ROLES = (Role.VIEWER, Role.OPERATOR, Role.ADMIN)
 
@@ -27,21 +27,31 @@ def _call(api: Api, method: str, path: str, headers: dict[str, str]) -> int:
 
 def test_every_api_route_is_in_the_role_table_with_its_guard(tmp_path: object) -> None:
     declared = {(e.method, PREFIX + e.path) for e in ENDPOINTS}
-    assert len(ENDPOINTS) == len(declared)
+    public = {(e.method, PREFIX + e.path) for e in PUBLIC}
+    assert len(ENDPOINTS) == len(declared) and not declared & public
     routes = [r for r in build_router().routes if isinstance(r, APIRoute)]
-    assert {(m, r.path) for r in routes for m in r.methods} == declared
+    assert {(m, r.path) for r in routes for m in r.methods} == declared | public
     for route in routes:
         (method,) = route.methods
+        if (method, route.path) in public:
+            assert route.dependencies == [], route.path  # public: checks its own credentials
+            continue
         entry = next(e for e in ENDPOINTS if (e.method, PREFIX + e.path) == (method, route.path))
         guards = [d.dependency for d in route.dependencies]
         assert [getattr(g, "required_role", None) for g in guards] == [entry.role], route.path
     with api_on(f"sqlite:///{tmp_path}/t.db") as api:  # what the app serves (its OpenAPI) is that table
         spec = api.client.get("/openapi.json").json()["paths"]
         served = {(m.upper(), p) for p, ops in spec.items() if p.startswith(PREFIX) for m in ops}
-        assert served == declared
+        assert served == declared | public
+        for e in PUBLIC:
+            assert spec[PREFIX + e.path][e.method.lower()]["x-required-role"] == "none"
         for e in ENDPOINTS:
             op = spec[PREFIX + e.path][e.method.lower()]
             assert op["x-required-role"] == e.role.value and op["summary"].endswith(f"[{e.role.value}]")
+
+
+def test_the_only_route_without_credentials_is_the_password_login() -> None:
+    assert [(e.method, e.path) for e in PUBLIC] == [("POST", "/auth/login")]
 
 
 def test_each_role_boundary_holds_on_every_route(any_db_url: str) -> None:

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from traderbot.errors import UserError
+from traderbot.store.db import MIGRATIONS
 from traderbot.store.state_dir import StateDir
 from traderbot.store.state_store import SqlStateStore
 
@@ -37,7 +38,7 @@ def test_the_marker_is_written_when_the_database_is_first_created(any_db_url: st
     engine = sd.open_database(_configured(any_db_url))
     marker = json.loads((tmp_path / "state" / "state.json").read_text())
     url = sd.database_url(_configured(any_db_url))
-    assert marker["schema_revision"] == "0009" and marker["created"].startswith("20")
+    assert marker["schema_revision"] == _head() and marker["created"].startswith("20")
     assert marker["url"] == (f"sqlite:///{tmp_path / 'state' / 'traderbot.db'}" if "sqlite" in url else url)
     assert not list(sd.path.glob(".*.tmp"))  # written atomically: no temporary left behind
     engine.dispose()
@@ -183,3 +184,15 @@ def test_the_database_url_defaults_to_the_folder(tmp_path: Path) -> None:
     assert sd.database_url("") == f"sqlite:///{tmp_path / 'a' / 'b' / 'traderbot.db'}"
     assert sd.database_url(None) == sd.database_url("")
     assert sd.database_url("postgresql+psycopg://x@h/db") == "postgresql+psycopg://x@h/db"
+
+
+def _head() -> str:
+    """The newest migration's revision (what a new data folder records)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert head is not None
+    return head

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from traderbot.errors import UserError
@@ -32,6 +33,17 @@ class ApiError(Exception):
         self.status, self.message = status, message
         self.code = code or CODES.get(status, "error")
         self.headers = dict(headers or {})
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Machine-readable, e.g. unauthorized, not_found, rate_limited.")
+    message: str = Field(description="One sentence naming the problem and the fix.")
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error answer (declared in the OpenAPI of every route)."""
+
+    error: ErrorDetail
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:

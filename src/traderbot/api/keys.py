@@ -29,6 +29,11 @@ class CredentialError(Exception):
     """A key or token that does not authenticate; the message names the problem and the fix."""
 
 
+class WrongCredential(CredentialError):
+    """A credential that matches nothing (malformed, wrong secret, forged): what a guesser sends, so the
+    failed-auth limiter counts these; expired or revoked credentials are not counted."""
+
+
 @dataclass(frozen=True, slots=True)
 class ApiKey:
     """A stored key as anyone may see it: never the secret, nor its hash."""
@@ -97,7 +102,7 @@ class KeyStore:
             row = conn.execute(select(K).where(K.id == key_id, K.trader_id == self.trader_id)).first()
         stored = _DUMMY_HASH if row is None else row.key_hash
         if not hmac.compare_digest(stored, _hash(secret)) or row is None:
-            raise CredentialError(
+            raise WrongCredential(
                 "the API key is not valid: check that it was copied whole, or create one with "
                 "`traderbot keys create --role viewer`"
             )
@@ -147,7 +152,7 @@ def _split(presented: str) -> tuple[int, str]:
         or not (head.isascii() and head.isdigit() and len(head) <= 9)
         or not secret
     ):
-        raise CredentialError(
+        raise WrongCredential(
             "the API key is malformed (expected tb_<id>_<secret>): copy the whole key printed by "
             "`traderbot keys create`"
         )

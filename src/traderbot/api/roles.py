@@ -7,7 +7,7 @@ what is wrong and how to fix it."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -15,11 +15,14 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from traderbot.api.audit import claimed_key_id
 from traderbot.api.context import Principal, api_context
 from traderbot.api.errors import ApiError
-from traderbot.api.keys import CredentialError
+from traderbot.api.failedauth import address_subject, locked_error, record_failure
+from traderbot.api.keys import CredentialError, WrongCredential
 from traderbot.api.role import Role
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key (tb_<id>_<secret>).")
-_bearer = HTTPBearer(auto_error=False, description="An API key or a token from POST /api/v1/auth/token.")
+_bearer = HTTPBearer(
+    auto_error=False, description="An API key, or a token from POST /api/v1/auth/token or /auth/login."
+)
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
@@ -27,10 +30,10 @@ def _a(role: Role) -> str:
     return f"{'an' if role.value[0] in 'aeiou' else 'a'} {role.value}"
 
 
-def require(needed: Role) -> Callable[..., Principal]:
+def require(needed: Role) -> Callable[..., Awaitable[Principal]]:
     """The dependency that admits callers with at least `needed` and stores them in request.state.principal."""
 
-    def dependency(
+    async def dependency(  # async: runs on the loop, no thread hop per call (credentials are remembered)
         request: Request,
         api_key: str | None = Security(_api_key),
         bearer: HTTPAuthorizationCredentials | None = Security(_bearer),
@@ -45,18 +48,27 @@ def require(needed: Role) -> Callable[..., Principal]:
         try:
             who = ctx.authenticate(presented)
         except CredentialError as exc:
+            if isinstance(exc, WrongCredential):  # a guess: a locked address gets a 429 (failedauth.py)
+                subjects = (address_subject(request),)
+                locked = locked_error(ctx, subjects)
+                record_failure(ctx, request, subjects)
+                if locked is not None:
+                    raise locked from None
             raise ApiError(401, str(exc), headers=_CHALLENGE) from None
         request.state.principal = who
-        wait = ctx.limiter.take(str(who.key_id))
+        wait = ctx.limiter.take(who.subject)
         if wait > 0:
             s = ctx.settings
-            raise ApiError(429, f"API key {who.key_id} ({who.name}) made more than {s.rate_per_s:g} calls a second "
+            raise ApiError(429, f"{who.label} made more than {s.rate_per_s:g} calls a second "
                                 f"(burst {s.burst}): retry in {wait:.2f} s",
                            headers={"Retry-After": str(max(1, math.ceil(wait)))})  # fmt: skip
         if not who.role.allows(needed):
             fix = f"use a key with that role (an admin creates one with `traderbot keys create --role {needed.value}`)"
-            raise ApiError(403, f"{request.method} {request.url.path} needs the {needed.value} role but API key "
-                                f"{who.key_id} ({who.name}) is {_a(who.role)}: {fix}")  # fmt: skip
+            if who.user_id is not None:
+                fix = (f"log in as a user with that role (an admin creates one with `traderbot users create NAME "
+                       f"--role {needed.value}`)")  # fmt: skip
+            raise ApiError(403, f"{request.method} {request.url.path} needs the {needed.value} role but "
+                                f"{who.label} is {_a(who.role)}: {fix}")  # fmt: skip
         return who
 
     dependency.required_role = needed  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ Ctx = Depends(api_context)
 def issue_token(request: Request, body: TokenRequest | None = None, ctx: ApiContext = Ctx,
                 who: Principal = Caller) -> dict[str, Any]:  # fmt: skip
     """Exchange an API key for a short-lived bearer token (default 15 min) carrying the key's role."""
-    if who.via != "key":
+    if who.via != "key" or who.key_id is None:
         raise ApiError(403, "a token cannot be exchanged for another token: send the API key itself "
                             "(X-API-Key) to POST /api/v1/auth/token")  # fmt: skip
     limit = ctx.settings.token_ttl_s
@@ -31,8 +31,11 @@ def issue_token(request: Request, body: TokenRequest | None = None, ctx: ApiCont
 
 
 def whoami(who: Principal = Caller) -> dict[str, Any]:
-    """The key behind this call, its role, and whether it came as the key or as a token."""
-    return {"key_id": who.key_id, "name": who.name, "role": who.role.value, "via": who.via}
+    """The key (or logged-in user) behind this call, its role, and whether it came as the key or a token."""
+    body: dict[str, Any] = {"key_id": who.key_id, "name": who.name, "role": who.role.value, "via": who.via}
+    if who.user_id is not None:
+        body["username"] = who.name.removeprefix("user:")
+    return body
 
 
 def list_keys(ctx: ApiContext = Ctx) -> dict[str, Any]:
@@ -57,5 +60,6 @@ def revoke_key(
     if existing.revoked:
         raise ApiError(409, f"API key {key_id} ({existing.name}) is already revoked")
     key = ctx.keys.revoke(key_id)
+    ctx.forget_credentials()  # the key and its tokens stop working at once, not after auth_cache_s
     request.state.outcome = f"revoked key {key.id} ({key.name})"
     return key_json(key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Depends, Path, Query, Request
+from fastapi import Depends, Path, Query, Request, Response
 
 from traderbot.api.context import ApiContext, Principal, api_context
 from traderbot.api.errors import ApiError
@@ -33,16 +33,9 @@ def _known(registry: PairRegistry, pair: str) -> PairRecord:
     return rec
 
 
-def list_pairs(ctx: ApiContext = Ctx) -> dict[str, Any]:
+async def list_pairs(ctx: ApiContext = Ctx) -> Response:
     """Every registered pair: state, enabled, timeframe, strategy, active parameter version, last training."""
-    last: dict[str, int] = {}
-    quality: dict[tuple[str, int], Any] = {}
-    for v in ctx.registry.all_params_versions():
-        last[v.pair] = max(last.get(v.pair, 0), v.created_ns)
-        quality[(v.pair, v.version)] = v.metrics.get("oos_quality")
-    rows = [{**pair_json(r), "last_trained": iso(last.get(r.pair)),
-             "oos_quality": quality.get((r.pair, r.active_version or 0))} for r in ctx.registry.list()]  # fmt: skip
-    return {"pairs": rows}
+    return Response(ctx.pairs_listing.current(), media_type="application/json")
 
 
 def pair_status(pair: str = PairId, ctx: ApiContext = Ctx) -> dict[str, Any]:

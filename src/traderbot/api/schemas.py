@@ -6,6 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from traderbot.api.users import USERNAME
+
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL cannot store NUL in text: refused as input, never a 500 later
 
 
@@ -51,3 +53,14 @@ class TokenRequest(Body):
 class CreateKey(Body):
     role: Literal["viewer", "operator", "admin"]
     name: Text = Field("", max_length=64)
+
+
+class Login(Body):
+    username: Text = Field(min_length=1, max_length=64, examples=["alice"])
+    password: Text = Field(min_length=1, max_length=256)
+
+
+class CreateUser(Body):
+    username: str = Field(pattern=USERNAME.pattern, description="Letters, digits, . _ - @ (up to 64).")
+    role: Literal["viewer", "operator", "admin"]
+    password: Text = Field(min_length=8, max_length=256, description="At least 8 characters.")

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from traderbot.api.keys import ApiKey
+from traderbot.api.users import User
 from traderbot.pairs import PairEvent, PairRecord, ParamsVersion
 
 
@@ -34,3 +35,8 @@ def event_json(e: PairEvent) -> dict[str, Any]:
 def key_json(k: ApiKey) -> dict[str, Any]:
     return {"id": k.id, "name": k.name, "role": k.role.value, "created": iso(k.created_ns),
             "revoked": iso(k.revoked_ns), "last_used": iso(k.last_used_ns)}  # fmt: skip
+
+
+def user_json(u: User) -> dict[str, Any]:
+    return {"username": u.username, "role": u.role.value, "created": iso(u.created_ns),
+            "disabled": iso(u.disabled_ns), "password_changed": iso(u.password_changed_ns)}  # fmt: skip

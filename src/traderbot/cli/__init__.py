@@ -26,6 +26,7 @@ def _register() -> None:
     if _registered:
         return
     _registered = True
+    from traderbot.cli import alerts as alerts_cli
     from traderbot.cli import cache as cache_cli
     from traderbot.cli import config as config_cli
     from traderbot.cli import data as data_cli
@@ -33,6 +34,7 @@ def _register() -> None:
     from traderbot.cli import pairs as pairs_cli
     from traderbot.cli import risk as risk_cli
     from traderbot.cli import train as train_cli
+    from traderbot.cli import users as users_cli
     from traderbot.cli.api import api
     from traderbot.cli.backtest import backtest
     from traderbot.cli.demo import demo
@@ -48,6 +50,8 @@ def _register() -> None:
     app.add_typer(risk_cli.app, name="risk")
     app.add_typer(config_cli.app, name="config")
     app.add_typer(keys_cli.app, name="keys")
+    app.add_typer(users_cli.app, name="users")
+    app.add_typer(alerts_cli.app, name="alerts")
     app.command()(backtest)
     app.command()(optimize)
     app.command()(demo)

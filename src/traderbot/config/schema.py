@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
+from traderbot.alerts.config import AlertsSection
+from traderbot.config.api_section import ApiSection
 from traderbot.data.cache_schedule import RefreshSchedule
 from traderbot.data.cache_validate import CacheConfig
 from traderbot.errors import UserError
@@ -24,7 +26,8 @@ from traderbot.risk.config import RiskConfig
 from traderbot.risk.currencies import check_currency
 
 SECTIONS: tuple[str, ...] = (
-    "service", "account", "broker", "replay", "cache", "risk", "training", "pairs", "shutdown",
+    "service", "account", "broker", "replay", "cache", "risk", "training", "pairs", "shutdown", "alerts",
+    "api",
 )  # fmt: skip
 """Every top-level section, in the order the manager applies changes (risk before pairs, so limits are
 tightened before a new pair can trade); a rollback re-applies in the reverse order."""
@@ -34,6 +37,7 @@ RESTART_ONLY: tuple[str, ...] = (
     "service.data_dir",
     "service.database_url",
     "service.trader_id",
+    *(f"api.{name}" for name in ApiSection.model_fields),  # the API reads its section at start only
 )
 SECRET_WORDS: tuple[str, ...] = ("password", "secret", "token", "api_key", "key_id")
 BROKERS: tuple[str, ...] = ("oanda", "alpaca", "ninjatrader")  # plus ccxt:<exchange>
@@ -396,6 +400,8 @@ class TraderbotConfig(_Model):
     training: TrainingConfig = TrainingConfig()
     cache: CacheSection = CacheSection()
     shutdown: ShutdownConfig = ShutdownConfig()
+    alerts: AlertsSection = AlertsSection()
+    api: ApiSection = ApiSection()
 
     @model_validator(mode="after")
     def _cross(self) -> TraderbotConfig:

@@ -64,6 +64,7 @@ class Kernel:
         self.cache = Cache()
         self.portfolio = Portfolio(self.cache, self.bus, account_currency, starting_cash)
         self.risk = RiskEngine(self.cache, self.portfolio, risk_limits, trading_states)
+        self.risk.attach_bus(self.bus)
         self.execution = ExecutionEngine(
             self.cache, self.bus, self.portfolio, journal, bar_index=self._bar_index
         )

@@ -27,6 +27,7 @@ from traderbot.model.data import Bar
 from traderbot.model.enums import OrderSide, OrderType
 from traderbot.model.order import Order
 from traderbot.portfolio.portfolio import Portfolio
+from traderbot.risk import events
 from traderbot.risk.checks_correlation import CorrelationCheck
 from traderbot.risk.checks_exposure import ExposureChecks, MarginCheck, OrderSize
 from traderbot.risk.checks_flow import FlowChecks
@@ -102,6 +103,7 @@ class RiskEngine:
     ) -> None:
         self.cache = cache
         self.portfolio = portfolio
+        self.bus: MessageBus | None = None  # see attach_bus
         self.states = states or TradingStates(now_ns=lambda: cache.now_ns)
         self.locks = locks or LockBook(now_ns=lambda: cache.now_ns)
         self.overrides = Overrides(now_ns=lambda: cache.now_ns)
@@ -123,6 +125,19 @@ class RiskEngine:
         self._hours = MarketHours()
         self.news: NewsBlackout | None = None
         self.configure_limits(limits or LimitsConfig())
+
+    def attach_bus(self, bus: MessageBus) -> None:
+        """Publish risk events on `bus` (topic "risk"): denials, trading-state changes, locks."""
+        self.bus = self.states.bus = self._locks.bus = bus
+
+    @property
+    def locks(self) -> LockBook:
+        return self._locks
+
+    @locks.setter
+    def locks(self, book: LockBook) -> None:  # a book swapped in later (the service's) publishes too
+        book.bus = self.bus
+        self._locks = book
 
     # ---- configuration -------------------------------------------------------------------------------------
     def configure_limits(self, limits: LimitsConfig) -> None:
@@ -331,6 +346,7 @@ class RiskEngine:
         self.recent.append(d)
         if self.sink is not None:
             self.sink.record_denial(d)
+        events.publish(self.bus, d)
 
     # ---- helpers -------------------------------------------------------------------------------------------
     def _reduces(self, order: Order) -> bool:
@@ -412,9 +428,9 @@ class RiskEngine:
         return None
 
     def _check_locks(self, order: Order) -> str | None:
-        if not self.locks:
+        if not self._locks:
             return None
-        lock = self.locks.effective(order.strategy_id, order.instrument_id, self.cache.now_ns)
+        lock = self._locks.effective(order.strategy_id, order.instrument_id, self.cache.now_ns)
         if lock is None:
             return None
         if lock.action is TradingState.REDUCING and (order.reduce_only or self._reduces(order)):

@@ -16,6 +16,7 @@ from traderbot.core.ids import ClientOrderIdGenerator
 from traderbot.errors import UserError
 from traderbot.model.enums import OrderSide, OrderType
 from traderbot.model.order import Order
+from traderbot.risk import events
 from traderbot.risk.states import SYSTEM, StateChange, TradingState, require_who_why
 
 if TYPE_CHECKING:
@@ -66,6 +67,8 @@ class KillSwitch:
                     continue
                 order = self._close(sid, iid, pos.quantity)
                 (sent if k.send(order) is not None else denied).append(order.client_order_id)
+        events.publish(k.bus, events.KillSwitchEngaged(actor, reason, flatten, len(canceled), len(sent),
+                                                       states.now_ns()))  # fmt: skip
         return KillReport(canceled, sent, denied)
 
     def rearm(self, *, actor: str, reason: str) -> None:
@@ -79,6 +82,7 @@ class KillSwitch:
         )
         self.engaged = False
         states.set(SYSTEM, TradingState.ACTIVE, actor=actor, reason=f"kill switch re-armed: {reason}")
+        events.publish(self.kernel.bus, events.KillSwitchRearmed(actor, reason, states.now_ns()))
 
     def _close(self, strategy_id: str, instrument_id: str, quantity: Decimal) -> Order:
         k = self.kernel

@@ -12,10 +12,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from traderbot.errors import UserError
+from traderbot.risk import events
 from traderbot.risk.states import SYSTEM, TradingState, check_scope
+
+if TYPE_CHECKING:
+    from traderbot.core.bus import MessageBus
 
 _RANK = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
 
@@ -90,6 +94,7 @@ class LockBook:
         }
         self.listeners: list[Callable[[Lock], None]] = []  # told about every new lock (e.g. flatten actions)
         self._scoped: dict[tuple[str, str], tuple[Lock, ...]] = {}  # (strategy, pair) -> locks on its scopes
+        self.bus: MessageBus | None = None  # set by the risk engine: LockEvents on topic "risk"
 
     def __bool__(self) -> bool:
         """False while there is no lock at all: the risk engine then skips the lookup."""
@@ -120,6 +125,7 @@ class LockBook:
         self._scoped.clear()
         for listener in self.listeners:
             listener(lock)
+        events.publish(self.bus, LockEvent(lock, "set", source, reason, now))
         return lock
 
     def clear(self, scope: str, source: str | None = None, *, actor: str, reason: str) -> list[Lock]:
@@ -136,6 +142,7 @@ class LockBook:
             self.store.clear_lock(lk, actor=actor, reason=reason, ts=now)
             del self._locks[(lk.scope, lk.source)]
             self._scoped.clear()
+            events.publish(self.bus, LockEvent(lk, "cleared", actor, reason, now))
         return gone
 
     def expire(self, now_ns: int) -> list[Lock]:
@@ -145,6 +152,7 @@ class LockBook:
             self.store.clear_lock(lk, actor="expiry", reason="time is up", ts=now_ns)
             del self._locks[(lk.scope, lk.source)]
             self._scoped.clear()
+            events.publish(self.bus, LockEvent(lk, "cleared", "expiry", "time is up", now_ns))
         return done
 
     def active(self, now_ns: int | None = None) -> list[Lock]:

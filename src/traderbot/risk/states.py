@@ -12,9 +12,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from traderbot.errors import UserError
+from traderbot.risk import events
+
+if TYPE_CHECKING:
+    from traderbot.core.bus import MessageBus
 
 
 class TradingState(StrEnum):
@@ -89,6 +93,7 @@ class TradingStates:
             if st is not TradingState.ACTIVE and s != "kill_switch"
         }
         self.guards: list[Callable[[str, TradingState], str | None]] = []  # e.g. the engaged kill switch
+        self.bus: MessageBus | None = None  # the kernel's: each change is published on topic "risk"
 
     @property
     def restricted(self) -> bool:
@@ -118,6 +123,7 @@ class TradingStates:
             self._states.pop(scope, None)
         else:
             self._states[scope] = state
+        events.publish(self.bus, change)
         return change
 
     def effective(self, strategy_id: str, instrument_id: str) -> tuple[TradingState, str]:

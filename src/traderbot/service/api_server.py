@@ -13,6 +13,7 @@ import contextlib
 import logging
 import socket
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import uvicorn
 from sqlalchemy import Engine
@@ -21,6 +22,9 @@ from traderbot.api.app import create_app
 from traderbot.api.keys import ensure_admin_key
 from traderbot.api.settings import ApiSettings
 from traderbot.errors import UserError
+
+if TYPE_CHECKING:
+    from traderbot.service.service import TradingService
 
 log = logging.getLogger("traderbot.service")
 
@@ -32,11 +36,14 @@ class _ServiceOwnedSignals(uvicorn.Server):
 
 
 class ApiServer:
-    def __init__(self, engine: Engine, trader_id: str, host: str, port: int) -> None:
+    def __init__(self, engine: Engine, trader_id: str, host: str, port: int,
+                 service: TradingService | None = None, settings: ApiSettings | None = None) -> None:  # fmt: skip
         self.engine, self.trader_id, self.host = engine, trader_id, host
         self._sock = _bind(host, port)
         self.port = int(self._sock.getsockname()[1])  # the real port when 0 asked for a free one
-        app = create_app(engine, trader_id, settings=ApiSettings(host=host, port=self.port))
+        # the [api] section's limits, on the address actually served (the command line's --host/--port win)
+        settings = (settings or ApiSettings()).model_copy(update={"host": host, "port": self.port})
+        app = create_app(engine, trader_id, settings=settings, service=service)
         config = uvicorn.Config(app, log_level="warning", lifespan="off")
         self._server = _ServiceOwnedSignals(config)
         self._task: asyncio.Task[None] | None = None

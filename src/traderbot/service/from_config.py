@@ -3,9 +3,9 @@
 `settings_from_config` maps the validated `TraderbotConfig` to `ServiceSettings` (a pair with `params` pins them;
 a pair without trades only with a trained version). `attach` registers one applier per section that can change
 while the service runs: pairs (added, removed, enabled, disabled, re-tuned, as with the CLI), risk (the whole
-risk configuration swapped at once), replay (speed, exit at end), cache (thresholds, refresh schedule) and
-shutdown. A change to the account needs a restart and is refused, which rolls the reload back (the
-ConfigManager keeps the previous version).
+risk configuration swapped at once), replay (speed, exit at end), cache (thresholds, refresh schedule),
+shutdown and alerts (rules, thresholds and notifiers replaced at once). A change to the account needs a
+restart and is refused, which rolls the reload back (the ConfigManager keeps the previous version).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ def pair_specs(config: TraderbotConfig) -> tuple[PairSpec, ...]:
 def settings_from_config(config: TraderbotConfig, path: Path) -> ServiceSettings:
     s = config.service
     database_url = resolve_database_url(config, path)
+    api = config.api.to_settings(s.host, s.port)  # [api], on [service] host/port when it names none
     return ServiceSettings(
         data_dir=resolve_data_dir(config, path), database_url=database_url, trader_id=s.trader_id, mode=s.mode,
         currency=config.account.currency, starting_cash=Decimal(config.account.starting_cash),
@@ -40,7 +41,8 @@ def settings_from_config(config: TraderbotConfig, path: Path) -> ServiceSettings
         exit_at_end=config.replay.exit_at_end, pairs=pair_specs(config),
         cancel_on_stop=config.shutdown.cancel_orders, flatten_on_stop=config.shutdown.flatten,
         flatten_on_remove=config.shutdown.flatten_on_remove,
-        redis_url=s.redis_url, config_path=path, api_host=s.host, api_port=s.port, broker=config.broker.name,
+        redis_url=s.redis_url, config_path=path, api_host=api.host, api_port=api.port, api=api,
+        broker=config.broker.name,
         warm_bars=config.broker.warm_bars, bar_grace_s=config.broker.bar_grace_s,
         bar_retry_s=config.broker.bar_retry_s, reconcile_interval_s=config.broker.reconcile_interval_s,
         cache=config.cache.to_cache_config(), cache_refresh=config.cache.to_refresh_schedule(),
@@ -81,6 +83,10 @@ def attach(service: TradingService, manager: ConfigManager) -> None:
     def cache(_old: Any, new: Any) -> None:
         service.configure_cache(new.to_cache_config(), new.to_refresh_schedule())
 
+    def alerts(_old: Any, new: Any) -> None:
+        if service.alerts is not None:
+            service.alerts.configure(new)
+
     def account(old: Any, new: Any) -> None:
         if old != new:
             raise UserError(
@@ -88,5 +94,5 @@ def attach(service: TradingService, manager: ConfigManager) -> None:
             )
 
     for section, applier in (("pairs", pairs), ("risk", risk), ("replay", replay), ("shutdown", shutdown),
-                             ("cache", cache), ("account", account)):  # fmt: skip
+                             ("cache", cache), ("account", account), ("alerts", alerts)):  # fmt: skip
         manager.register(section, applier)

@@ -32,6 +32,9 @@ class PricePump:
     def on_tick(self, tick: PriceTick) -> None:
         self.ticks += 1
         self.kernel.risk.on_price(tick.instrument_id, tick.ts, (tick.bid + tick.ask) / TWO)
+        bus = self.kernel.bus
+        if bus.has_subscribers("prices"):  # the API's WebSocket, when a client follows prices
+            bus.publish("prices", tick)
         market = self.kernel.risk_parts.market
         if market is not None:
             market.on_tick(tick.instrument_id, tick.ts, tick.bid, tick.ask)

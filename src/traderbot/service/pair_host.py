@@ -13,6 +13,7 @@ other pair keeps trading.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -65,6 +66,9 @@ class PairHost:
         self.kernel, self.feed, self.dataset = kernel, feed, dataset
         self.on_failure = on_failure  # (pair, reason): the service pauses the pair in the registry
         self.running: dict[str, RunningPair] = {}
+        # pair -> (close ns, monotonic s) of the last bar its strategy received (monitoring: feed idle time and
+        # data-to-order latency); written in the guard below, which runs anyway: no bus tap on every bar
+        self.last_bar: dict[str, tuple[int, float]] = {}
         self._sids: dict[tuple[str, str], int] = {}
         self._seq = 0
 
@@ -148,8 +152,10 @@ class PairHost:
     def _guard(self, pair: str, strategy: Strategy) -> None:
         """Catch the strategy's exceptions at its own boundary: the pair stops, the others go on."""
         on_bar = strategy.on_bar
+        seen, clock = self.last_bar, time.monotonic
 
         def guarded(bar: Bar) -> None:
+            seen[pair] = (bar.ts_close, clock())
             run = self.running.get(pair)
             if run is None or run.strategy is not strategy:  # stopped earlier in this batch of bars
                 return

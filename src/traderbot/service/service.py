@@ -35,6 +35,7 @@ from traderbot.data.market_cache import MarketDataCache
 from traderbot.data.store import ParquetBarStore
 from traderbot.errors import UserError
 from traderbot.kernel.kernel import Kernel, gc_tuned
+from traderbot.monitoring.metrics import ServiceMetrics
 from traderbot.pairs.registry import PairRegistry
 from traderbot.risk.locks import LockBook
 from traderbot.risk.overrides import Overrides
@@ -49,11 +50,12 @@ from traderbot.service.settings import ServiceSettings
 from traderbot.store.event_log import EventLog
 from traderbot.store.journal import SqlOrderJournal
 from traderbot.store.risk_store import SqlRiskStore
-from traderbot.store.snapshots import AccountSnapshots
+from traderbot.store.snapshots import AccountSnapshots, PositionsTable
 from traderbot.store.state_dir import StateDir
 from traderbot.store.state_store import SqlStateStore
 
 if TYPE_CHECKING:
+    from traderbot.alerts.runner import AlertService
     from traderbot.service.api_server import ApiServer
 
 log = logging.getLogger("traderbot.service")
@@ -82,6 +84,7 @@ class TradingService:
         self.now_ns = now_ns
         self.api: ApiServer | None = None  # serve_api: the control-plane API on this loop
         self.cache_job: CacheJob | None = None  # live: the market-data cache kept fresh for the running pairs
+        self.alerts: AlertService | None = None  # with a configuration file: its [alerts] rules and notifiers
         self.state = StateDir(settings.data_dir)
         self.on_reload = on_reload
         self.config: ConfigManager | None = None
@@ -90,6 +93,7 @@ class TradingService:
         self._tasks: list[asyncio.Task[None]] = []
         self._last_ts = 0  # the replay clock when the persisted state was last written
         self._last_snap = -SNAPSHOT_EVERY_NS
+        self._positions_at = -1  # the portfolio version the positions table was last synced at
 
     # ---- wiring ----------------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -120,7 +124,10 @@ class TradingService:
         self.watcher = PairWatcher(self.registry, self.host, self.settings)
         self.events = EventLog(self.engine, s.trader_id)
         self.events.attach(k.bus)
+        self.metrics = ServiceMetrics()  # Prometheus counters fed by the bus (monitoring/metrics.py)
+        self.metrics.attach(k, self.host.last_bar)
         self.snapshots = AccountSnapshots(self.engine, s.trader_id)
+        self.positions = PositionsTable(self.engine, s.trader_id)  # the API's read model when served alone
 
     def _build_live(self) -> None:
         """The kernel linked to the broker (venue, reconciliation, wall clock), fed by its bars and prices."""
@@ -234,6 +241,7 @@ class TradingService:
             bridge = None
             try:
                 self._config_manager()
+                self._start_alerts()
                 await self._start_api()
                 if self.settings.redis_url:  # optional: mirror the bus to Redis for other processes
                     from traderbot.service.redis_bridge import RedisBridge
@@ -279,6 +287,15 @@ class TradingService:
         self.config.start()
         attach(self, self.config)
 
+    def _start_alerts(self) -> None:
+        """With a configuration file: its `[alerts]` rules checked and notifiers fed on this loop."""
+        if self.config is None:
+            return
+        from traderbot.alerts.runner import AlertService
+
+        self.alerts = AlertService.for_service(self, self.config.current.alerts)
+        self.alerts.start()
+
     def _hup(self) -> None:
         """SIGHUP (`traderbot config reload`): read the file again and apply what changed."""
         if self.config is not None:
@@ -317,10 +334,15 @@ class TradingService:
         self.journal.flush()
         self.events.flush()
         now = self.kernel.cache.now_ns
-        if final or now - self._last_snap >= SNAPSHOT_EVERY_NS:  # an account snapshot per hour of market time
+        if now and (
+            final or now - self._last_snap >= SNAPSHOT_EVERY_NS
+        ):  # hourly, market time; none before a bar
             snap = self.snapshots.record(self.kernel.portfolio, now)
             self.kernel.bus.publish("account", snap)
             self._last_snap = now
+        if self.kernel.portfolio.version != self._positions_at:  # fills (or charges) since the last sync
+            self.positions.sync(self.kernel.portfolio, now)
+            self._positions_at = self.kernel.portfolio.version
         if now and not self.live and (final or now != self._last_ts):  # where a replay resumes
             tmp = self.state.path / (REPLAY_FILE + ".tmp")
             tmp.write_text(json.dumps({"now_ns": now, "released": self.feed.released}))
@@ -334,7 +356,7 @@ class TradingService:
             return
         from traderbot.service.api_server import ApiServer
 
-        self.api = ApiServer(self.engine, s.trader_id, s.api_host, s.api_port)
+        self.api = ApiServer(self.engine, s.trader_id, s.api_host, s.api_port, service=self, settings=s.api)
         key = self.api.first_start_key()
         if key is not None:
             print(
@@ -360,6 +382,8 @@ class TradingService:
                 await t
         if self.api is not None:
             await self.api.stop()
+        if self.alerts is not None:  # queued alerts get a moment to go out
+            await self.alerts.stop()
         if hasattr(self, "host"):
             s = self.settings
             for pair in list(self.host.running):
@@ -370,6 +394,7 @@ class TradingService:
                 await self.link.stop()
             self._persist(final=True)
             self.events.close()
+            self.metrics.close()
             self.engine.dispose()
         self.state.remove_pid()
 

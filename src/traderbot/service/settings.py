@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from traderbot.api.settings import ApiSettings
 from traderbot.data.cache_schedule import RefreshSchedule
 from traderbot.data.cache_validate import CacheConfig
 
@@ -46,6 +47,9 @@ class ServiceSettings:
     serve_api: bool = False
     api_host: str = "127.0.0.1"
     api_port: int = 8000  # 0: any free port
+    api: ApiSettings = field(
+        default_factory=ApiSettings
+    )  # the [api] section's limits (served on api_host/port)
     # live mode: the broker (brokers.factory.create_broker) and how its bars are followed
     broker: str = ""  # oanda, alpaca, ccxt:<exchange id>, ninjatrader
     warm_bars: int = 500  # history fetched for a pair before it trades (indicators warm)

@@ -3,7 +3,7 @@ command channel between the API and the service, and the API's own secrets (toke
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from traderbot.store.models import Base
@@ -75,3 +75,20 @@ class ApiSecretRecord(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     created: Mapped[int] = mapped_column(BigInteger)
+
+
+class ApiUserRecord(Base):
+    """A person who logs in (migration 0010): the scrypt hash of the password, never the password; users are
+    disabled, never deleted. `password_changed` is bound into their tokens: a new password ends old tokens."""
+
+    __tablename__ = "api_users"
+    __table_args__ = (UniqueConstraint("trader_id", "username", name="uq_api_users_username"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trader_id: Mapped[str] = mapped_column(String(32))
+    username: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(Text)
+    created: Mapped[int] = mapped_column(BigInteger)
+    disabled_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    password_changed: Mapped[int] = mapped_column(BigInteger)

@@ -21,7 +21,7 @@ from traderbot.core.bus import MessageBus
 from traderbot.core.jsonable import dumps
 from traderbot.store.event_models import EventLogRecord
 
-TOPICS = ("orders", "fills", "positions", "trades", "algos", "pairs")
+TOPICS = ("orders", "fills", "positions", "trades", "algos", "pairs", "risk")
 _TS_FIELDS = ("ts", "ts_ns", "ts_close")
 
 
