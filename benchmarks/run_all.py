@@ -165,6 +165,7 @@ def side_benchmarks() -> list[str]:
         "bench_train.py",
         "bench_config_reload.py",
         "bench_service.py",
+        "bench_api.py",
     ):
         proc = subprocess.run(
             [sys.executable, str(ROOT / script)], capture_output=True, text=True, check=False, env=env
