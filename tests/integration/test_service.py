@@ -219,3 +219,27 @@ def test_the_service_keeps_its_state_in_any_database_and_resumes_from_it(
         again.registry.get("EURUSD").state is PairState.TRADING
     )  # meant to trade: it resumes on the restart
     again.engine.dispose()
+
+
+def test_a_pair_without_a_rate_to_the_account_currency_is_locked_and_the_service_keeps_trading(
+    tmp_path: Path,
+) -> None:
+    """EURCAD in a USD account needs a CAD/USD rate to value its fills; the samples have no USDCAD. The pair is
+    refused at its start with the fix in one sentence (before, its first fill stopped the whole service), and
+    GBP, given by GBPUSD, is fine for EURGBP whatever the order the pairs start in."""
+    pairs = (spec("EURCAD"), spec("EURGBP"), spec("GBPUSD"), spec("EURUSD"))
+    service = TradingService(settings(tmp_path, pairs, speed=None))
+    running: set[str] = set()
+
+    async def then() -> None:
+        running.update(service.host.running)
+
+    asyncio.run(run_until(service, lambda: service.feed.released > 3_000, then=then))
+    reg = PairRegistry(open_engine(f"sqlite:///{tmp_path / 'state' / 'traderbot.db'}"))
+    assert running == {"EURGBP", "GBPUSD", "EURUSD"}
+    assert reg.get("EURCAD").state is PairState.PAUSED
+    assert reg.history("EURCAD", limit=1)[-1].reason == (
+        "could not start: EURCAD settles in CAD and no CAD/USD rate is available to value it in USD: add and "
+        "start USDCAD (or CADUSD) first, then start EURCAD again"
+    )
+    assert any(t.instrument_id == "EURGBP" for t in service.kernel.portfolio.trades)

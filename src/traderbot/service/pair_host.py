@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from traderbot.data.series import BarSeries
+from traderbot.errors import UserError
 from traderbot.kernel.kernel import Kernel
 from traderbot.model.data import Bar
 from traderbot.model.enums import OrderSide, OrderType
@@ -90,6 +91,7 @@ class PairHost:
         reason when it cannot: no data, bad parameters."""
         if pair in self.running:
             return True
+        self._check_conversion(pair)
         cls = get_strategy(strategy_name)
         strategy = cls(**params)
         sid = self.series_for(pair, timeframe)
@@ -107,6 +109,19 @@ class PairHost:
             raise _failed(pair, "start", exc) from exc
         self.running[pair] = RunningPair(pair, sid, strategy, self.kernel.cache.now_ns)
         return True
+
+    def _check_conversion(self, pair: str) -> None:
+        """A pair whose P&L and margin are in another currency than the account's needs a pair giving that
+        rate among the loaded ones; without it its first fill could not be valued (refused here, not then)."""
+        quote, account = get_instrument(pair).quote, self.kernel.portfolio.currency
+        if quote == account:
+            return
+        loaded = {p for p, _ in self._sids} | {pair}
+        if {quote + account, account + quote} & loaded:
+            return
+        raise UserError(f"{pair} settles in {quote} and no {quote}/{account} rate is available to value it in "
+                        f"{account}: add and start {account}{quote} (or {quote}{account}) first, then start "
+                        f"{pair} again")  # fmt: skip
 
     def fail(self, pair: str, reason: str) -> None:
         """The pair's strategy failed: stop it (its orders canceled) and have the service pause it."""

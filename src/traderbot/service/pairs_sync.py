@@ -17,6 +17,7 @@ import logging
 from collections.abc import Sequence
 
 from traderbot.errors import UserError
+from traderbot.model.instrument import get_instrument
 from traderbot.pairs.lifecycle import EventKind, PairState
 from traderbot.pairs.registry import PairRegistry
 from traderbot.service.pair_host import PairHost
@@ -102,9 +103,17 @@ class PairWatcher:
         for pair in list(self.host.running):
             if pair not in desired:
                 self.host.stop(pair, cancel=True, flatten=self.settings.flatten_on_remove)
-        for pair, rec in desired.items():
+        for pair, rec in sorted(desired.items(), key=lambda item: not self._gives_rates(item[0])):
             if pair not in self.host.running:
                 self._start(pair, rec.timeframe, rec.strategy)
+
+    def _gives_rates(self, pair: str) -> bool:
+        """A pair of the account currency (USDCAD for a USD account) starts first: others may need its rate."""
+        try:
+            inst = get_instrument(pair)
+        except UserError:  # an unknown instrument: its start says so
+            return False
+        return self.host.kernel.portfolio.currency in (inst.base, inst.quote)
 
     def _start(self, pair: str, timeframe: str, strategy: str) -> None:
         active = self.registry.active_params(pair)
