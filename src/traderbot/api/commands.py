@@ -36,6 +36,10 @@ class CommandKind(StrEnum):
     REARM = "rearm"  # payload: reason
     CONFIG_RELOAD = "config_reload"
     CACHE_REFRESH = "cache_refresh"
+    RISK_STATE = "risk_state"  # payload: scope, state, reason
+    RISK_LOCK = "risk_lock"  # payload: scope, state, minutes or until_ns, reason
+    RISK_UNLOCK = "risk_unlock"  # payload: scope, source (None: every lock on the scope), reason
+    RISK_OVERRIDE = "risk_override"  # payload: scope, guard, minutes, reason
 
 
 class CommandStatus(StrEnum):

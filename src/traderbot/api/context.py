@@ -76,7 +76,8 @@ class ApiContext:
         self.auth_failures = FailedAuthLimiter(s.failed_auth_limit, s.failed_auth_window_s)
         self.limiter = RateLimiter(self.settings.rate_per_s, self.settings.burst)
         self.commands = CommandQueue(self.engine, self.trader_id)
-        # no trading guard here: the API never starts a pair trading itself; the service's registry guards
+        # no trading guard here: PUT /pairs/{pair}/start uses the CLI's guard (routes_pairs._guarded); the service's
+        # registry guards its own moves
         self.registry = PairRegistry(self.engine, self.trader_id)
         self.pairs_listing = PairsListing(self.engine, self.trader_id, self.registry)
 

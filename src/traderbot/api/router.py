@@ -18,6 +18,7 @@ from traderbot.api import routes_config as config
 from traderbot.api import routes_monitoring as monitoring
 from traderbot.api import routes_pairs as pairs
 from traderbot.api import routes_risk as risk
+from traderbot.api import routes_risk_controls as riskctl
 from traderbot.api import routes_riskstatus as riskstatus
 from traderbot.api import routes_trading as trading
 from traderbot.api import routes_training as training
@@ -54,10 +55,20 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("DELETE", "/pairs/{pair}", OPER, pairs.remove_pair, "pairs.remove", errors=(409,)),
     Endpoint("PUT", "/pairs/{pair}/enable", OPER, pairs.enable_pair, "pairs.enable", errors=(409,)),
     Endpoint("PUT", "/pairs/{pair}/disable", OPER, pairs.disable_pair, "pairs.disable", errors=(409,)),
+    Endpoint("PUT", "/pairs/{pair}/start", OPER, pairs.start_pair, "pairs.start", errors=(404, 409)),
+    Endpoint("PUT", "/pairs/{pair}/stop", OPER, pairs.stop_pair, "pairs.stop", errors=(404, 409)),
     Endpoint(
         "POST", "/pairs/{pair}/train", OPER, training.start_training, "training.start", 202, errors=(409,)
     ),
     Endpoint("GET", "/training/jobs", VIEW, training.training_jobs, "training.jobs", errors=(404,)),
+    Endpoint(
+        "POST",
+        "/training/jobs/{job_id}/cancel",
+        OPER,
+        training.cancel_job,
+        "training.cancel",
+        errors=(404, 409),
+    ),
     Endpoint("GET", "/cache/status", VIEW, cache.cache_status, "cache.status"),
     Endpoint("POST", "/cache/refresh", OPER, cache.cache_refresh, "cache.refresh", errors=SERVICE),
     Endpoint("GET", "/config", VIEW, config.get_config, "config.get"),
@@ -79,6 +90,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     Endpoint("POST", "/risk/kill-switch", OPER, risk.kill_switch, "risk.kill_switch", errors=SERVICE),
     Endpoint("POST", "/risk/rearm", OPER, risk.rearm, "risk.rearm", errors=SERVICE),
+    Endpoint("POST", "/risk/state", OPER, riskctl.set_state, "risk.state", errors=SERVICE),
+    Endpoint("POST", "/risk/locks", OPER, riskctl.add_lock, "risk.lock", errors=SERVICE),
+    Endpoint("DELETE", "/risk/locks", OPER, riskctl.clear_locks, "risk.unlock", errors=SERVICE),
+    Endpoint("POST", "/risk/overrides", OPER, riskctl.add_override, "risk.override", errors=SERVICE),
     Endpoint("GET", "/risk/status", VIEW, riskstatus.risk_status, "risk.status"),
     Endpoint("GET", "/orders", VIEW, trading.list_orders, "trading.orders", errors=(404,)),
     Endpoint("GET", "/positions", VIEW, trading.list_positions, "trading.positions", errors=(404,)),

@@ -1,5 +1,6 @@
 """/api/v1/pairs: the pair registry. Reads come from the database; changes go through `PairRegistry` exactly as
-`traderbot pairs` makes them, and the running service follows the registry (it never hears from the API)."""
+`traderbot pairs` makes them (start with the CLI's trading guard), and the running service follows the registry (it
+never hears from the API)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from traderbot.api.schemas import NO_NUL, AddPair, ReasonBody
 from traderbot.api.views import event_json, iso, pair_json, version_json
 from traderbot.errors import UserError
 from traderbot.pairs import PairRecord, PairRegistry, normalize_pair
+from traderbot.pairs.lifecycle import PairState, TransitionRefused
 
 PairId = Path(min_length=1, max_length=32, pattern=NO_NUL, description="A pair id, e.g. EURUSD.")
 Ctx = Depends(api_context)
@@ -116,3 +118,56 @@ def disable_pair(body: ReasonBody, request: Request, pair: str = PairId, ctx: Ap
                  who: Principal = Caller) -> dict[str, Any]:  # fmt: skip
     """Forbid a pair to trade; a trading pair is stopped (to ready) by the service."""
     return _set_enabled(False, pair, body, request, ctx, who)
+
+
+def _start_fix(pair: str, state: PairState) -> str:
+    """Why a pair in `state` cannot start, and what to do first."""
+    return {
+        PairState.TRADING: f"it is already trading (stop it with PUT /api/v1/pairs/{pair}/stop)",
+        PairState.TRAINING: "wait for its training job to finish, or cancel it "
+        "(POST /api/v1/training/jobs/{job_id}/cancel)",
+        PairState.PAUSED: f"a risk lock holds it: clear the lock first (`traderbot risk unlock pair:{pair}`)",
+    }.get(state, f"train it first (POST /api/v1/pairs/{pair}/train)")
+
+
+def _guarded(ctx: ApiContext) -> PairRegistry:
+    """The registry with the trading guard `traderbot pairs start` uses: the risk locks stored in the database
+    and the pair's market-data cache in the user bar store, validated against the clock now."""
+    from traderbot.cli.pairs import _cache_check, _stored_lock_check  # the CLI's guard, not a copy
+
+    registry = PairRegistry(
+        ctx.engine, ctx.trader_id, risk_lock=_stored_lock_check(ctx.engine, ctx.trader_id)
+    )
+    registry._cache_valid = _cache_check(registry)
+    return registry
+
+
+def start_pair(body: ReasonBody, request: Request, pair: str = PairId, ctx: ApiContext = Ctx,
+               who: Principal = Caller) -> dict[str, Any]:  # fmt: skip
+    """Move a ready pair to trading (enabled, with active parameters, no risk lock, a valid cache); the
+    running service starts its strategy."""
+    rec = _known(ctx.registry, pair)
+    if rec.state is not PairState.READY:
+        raise ApiError(409, f"{rec.pair} is {rec.state.value}, not ready, so it cannot start: "
+                            f"{_start_fix(rec.pair, rec.state)}")  # fmt: skip
+    try:
+        after = _guarded(ctx).transition(rec.pair, PairState.TRADING, actor=_actor(who), reason=body.reason)
+    except TransitionRefused as exc:  # disabled, no parameters, locked, cache invalid (or moved meanwhile)
+        raise ApiError(409, str(exc)) from None
+    request.state.outcome = f"{after.pair} started (trading)"
+    return pair_json(after)
+
+
+def stop_pair(body: ReasonBody, request: Request, pair: str = PairId, ctx: ApiContext = Ctx,
+              who: Principal = Caller) -> dict[str, Any]:  # fmt: skip
+    """Move a trading pair back to ready; the running service stops its strategy and cancels its orders."""
+    rec = _known(ctx.registry, pair)
+    if rec.state is not PairState.TRADING:
+        raise ApiError(409, f"{rec.pair} is {rec.state.value}, not trading, so there is nothing to stop: a ready "
+                            f"pair is started with PUT /api/v1/pairs/{rec.pair}/start")  # fmt: skip
+    try:
+        after = ctx.registry.transition(rec.pair, PairState.READY, actor=_actor(who), reason=body.reason)
+    except TransitionRefused as exc:  # it moved meanwhile (e.g. a risk lock paused it)
+        raise ApiError(409, str(exc)) from None
+    request.state.outcome = f"{after.pair} stopped (ready)"
+    return pair_json(after)

@@ -3,10 +3,11 @@ it (same checks, same payload, the same `training_jobs` queue and registry hooks
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pandas as pd
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy import select
 
 from traderbot.api.app_local import app_local
@@ -14,7 +15,7 @@ from traderbot.api.context import ApiContext, Principal, api_context
 from traderbot.api.errors import ApiError
 from traderbot.api.roles import Caller
 from traderbot.api.routes_pairs import PairId, _known
-from traderbot.api.schemas import NO_NUL
+from traderbot.api.schemas import NO_NUL, ReasonBody
 from traderbot.api.schemas_ops import TrainRequest
 from traderbot.api.trainer import ApiTrainer
 from traderbot.api.views import iso
@@ -26,6 +27,7 @@ from traderbot.store.training_store import TrainingStore
 from traderbot.training.jobs import Job, JobStatus
 
 Ctx = Depends(api_context)
+JobId = Path(ge=1, le=2**63 - 1, description="A training job id (GET /api/v1/training/jobs).")
 JOB_FN = "traderbot.training.pipeline:train_pair"  # what `traderbot train` queues (cli/train_start.py)
 _FINAL = (JobStatus.SUCCEEDED.value, JobStatus.FAILED.value, JobStatus.CANCELED.value)
 _SHOWN = ("strategy", "timeframe", "trials", "objective", "start", "end", "train_weeks", "mode")
@@ -151,3 +153,27 @@ def finished_jobs(ctx: ApiContext, pair: str | None, limit: int) -> list[Job]:
     q = q.order_by(J.finished.desc(), J.id.desc()).limit(limit)
     with ctx.engine.connect() as conn:
         return [_job(r) for r in conn.execute(q).mappings()]
+
+
+def cancel_job(
+    body: ReasonBody, request: Request, job_id: int = JobId, ctx: ApiContext = Ctx
+) -> dict[str, Any]:
+    """Cancel a queued or running training job, as `traderbot train cancel` does: a running job's worker is
+    killed by the manager running it at its next heartbeat (about a second)."""
+    if not body.reason.strip():  # as the CLI: a cancel needs a reason
+        raise ApiError(422, "a cancel needs a reason: give a non-blank reason (it is stored with the job)")
+    store = TrainingStore(ctx.engine)
+    job = store.get(job_id)
+    if job is None:
+        raise ApiError(404, f"no training job {job_id}: see GET /api/v1/training/jobs")
+    if job.status.is_final:
+        raise ApiError(409, f"job {job.id} ({job.pair}) already {job.status.value}: only a queued or running "
+                            "job can be canceled")  # fmt: skip
+    try:
+        before, after = store.cancel(job.id, body.reason, time.time_ns())
+    except UserError as exc:  # it finished between the read and the cancel
+        raise ApiError(409, str(exc)) from None
+    request.state.outcome = f"training job {after.id} ({after.pair}) canceled, was {before.status.value}"
+    return {"job_id": after.id, "was": before.status.value, "job": job_json(after),
+            "note": "its manager stops the worker within a few seconds"
+            if before.status is JobStatus.RUNNING else None}  # fmt: skip

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from traderbot.api.commands import CommandKind, Handler
 from traderbot.errors import UserError
+from traderbot.risk.locks import Lock
+from traderbot.risk.states import check_scope, parse_state
 
 if TYPE_CHECKING:
     from traderbot.kernel.kernel import Kernel
@@ -20,8 +22,66 @@ def _who_why(payload: dict[str, Any]) -> tuple[str, str]:
     return str(payload.get("actor") or "api"), str(payload.get("reason") or "")
 
 
+MINUTE_NS = 60 * 10**9
+
+
+def _lock_json(lk: Lock) -> dict[str, Any]:
+    return {"scope": lk.scope, "source": lk.source, "state": lk.action.value, "reason": lk.reason,
+            "since_ns": lk.since_ns, "until_ns": lk.until_ns}  # fmt: skip
+
+
+def _until_ns(payload: dict[str, Any], now_ns: int) -> int:
+    """The end of a lock or override: `minutes` after the kernel's clock (the replay's time in paper mode), or
+    an absolute `until_ns`."""
+    if payload.get("minutes") is not None:
+        return now_ns + int(payload["minutes"]) * MINUTE_NS
+    if payload.get("until_ns") is not None:
+        return int(payload["until_ns"])
+    raise UserError("give how long it lasts: minutes or until")
+
+
+def risk_handlers(kernel: Kernel) -> dict[str, Handler]:
+    """The operator's risk commands of `traderbot risk state|lock|unlock|override`, on the running kernel: the
+    same validation and the same calls as the CLI, so the change is in force at once and stored before it is."""
+
+    def risk_state(payload: dict[str, Any]) -> dict[str, Any]:
+        actor, reason = _who_why(payload)
+        scope, state = check_scope(str(payload.get("scope"))), parse_state(str(payload.get("state")))
+        change = kernel.risk.states.set(scope, state, actor=actor, reason=reason)
+        return {"scope": scope, "state": state.value, "changed": change is not None}
+
+    def risk_lock(payload: dict[str, Any]) -> dict[str, Any]:
+        actor, reason = _who_why(payload)
+        scope = check_scope(str(payload.get("scope")))
+        state = parse_state(str(payload.get("state") or "halted"))
+        book = kernel.risk.locks
+        lk = book.add(
+            scope, "manual", state, f"{reason} (by {actor})", until_ns=_until_ns(payload, book.now_ns())
+        )
+        return {"lock": _lock_json(lk), "description": lk.describe()}
+
+    def risk_unlock(payload: dict[str, Any]) -> dict[str, Any]:
+        actor, reason = _who_why(payload)
+        scope, source = check_scope(str(payload.get("scope"))), payload.get("source") or None
+        gone = kernel.risk.locks.clear(
+            scope, None if source is None else str(source), actor=actor, reason=reason
+        )
+        return {"cleared": [_lock_json(lk) for lk in gone]}
+
+    def risk_override(payload: dict[str, Any]) -> dict[str, Any]:
+        actor, reason = _who_why(payload)
+        ov = kernel.risk.overrides
+        o = ov.add(str(payload.get("scope")), str(payload.get("guard")), until_ns=_until_ns(payload, ov.now_ns()),
+                   actor=actor, reason=reason)  # fmt: skip
+        return {"scope": o.scope, "guard": o.guard, "since_ns": o.since_ns, "until_ns": o.until_ns,
+                "actor": o.actor, "reason": o.reason}  # fmt: skip
+
+    return {CommandKind.RISK_STATE.value: risk_state, CommandKind.RISK_LOCK.value: risk_lock,
+            CommandKind.RISK_UNLOCK.value: risk_unlock, CommandKind.RISK_OVERRIDE.value: risk_override}  # fmt: skip
+
+
 def kernel_handlers(kernel: Kernel) -> dict[str, Handler]:
-    """The handlers that need only the kernel: the kill switch and its re-arm."""
+    """The handlers that need only the kernel: the kill switch and its re-arm, the risk commands."""
 
     def kill_switch(payload: dict[str, Any]) -> dict[str, Any]:
         actor, reason = _who_why(payload)
@@ -34,7 +94,11 @@ def kernel_handlers(kernel: Kernel) -> dict[str, Handler]:
         kernel.kill_switch.rearm(actor=actor, reason=reason)
         return {"engaged": False, "state": kernel.risk.state.value}
 
-    return {CommandKind.KILL_SWITCH.value: kill_switch, CommandKind.REARM.value: rearm}
+    return {
+        CommandKind.KILL_SWITCH.value: kill_switch,
+        CommandKind.REARM.value: rearm,
+        **risk_handlers(kernel),
+    }
 
 
 def service_handlers(service: TradingService) -> dict[str, Handler]:

@@ -1,4 +1,5 @@
-// Pair actions shared by the pairs table and the pair page: enable, disable, train (operator and up).
+// Pair actions shared by the pairs table, the pair page and the training page: enable, disable, start, stop,
+// train and cancel a training job (operator and up).
 import { api } from './api.js';
 import { dialog, h, toast } from './ui.js';
 
@@ -16,6 +17,30 @@ export function setEnabled(pair, enable) {
     action: async (v) => {
       const r = await api.put(`/pairs/${enc(pair)}/${enable ? 'enable' : 'disable'}`, { reason: v.reason });
       toast(`${pair} ${enable ? 'enabled' : 'disabled'}${r && r.changed === false ? ' (it already was)' : ''}`, 'good');
+      return r;
+    },
+  });
+}
+
+/** Start for a ready, enabled pair; Stop for a trading one; nothing in other states (the server refuses them). */
+export function tradingButton(rec, cls, after) {
+  if (rec.state === 'trading') return h('button', { class: cls, 'data-action': 'stop', onclick: async () => (await setTrading(rec.pair, false)) && after() }, 'Stop');
+  if (rec.state === 'ready' && rec.enabled) return h('button', { class: cls, 'data-action': 'start', onclick: async () => (await setTrading(rec.pair, true)) && after() }, 'Start');
+  return '';
+}
+
+export function setTrading(pair, start) {
+  const verb = start ? 'Start' : 'Stop';
+  return dialog({
+    id: 'pair-trading-dialog',
+    title: `${verb} ${pair}`,
+    text: start ? `${pair} moves to trading: the service starts its strategy with the active parameters.` : `${pair} moves back to ready: the service stops its strategy and cancels its open orders.`,
+    fields: [{ name: 'reason', label: 'Reason (kept in the audit log)', value: `${start ? 'started' : 'stopped'} from the dashboard`, required: true }],
+    confirm: verb,
+    danger: !start,
+    action: async (v) => {
+      const r = await api.put(`/pairs/${enc(pair)}/${start ? 'start' : 'stop'}`, { reason: v.reason });
+      toast(`${pair} ${start ? 'started' : 'stopped'}`, 'good');
       return r;
     },
   });
@@ -44,6 +69,23 @@ export function train(pair) {
       const r = await api.post(`/pairs/${enc(pair)}/train`, { reason: v.reason, trials });
       const id = r && (r.job_id ?? r.id ?? (r.job && r.job.id));
       toast(`Training of ${pair} queued${id !== undefined ? ` (job ${id})` : ''}`, 'good');
+      return r;
+    },
+  });
+}
+
+/** Cancel a queued or running training job (a running job's worker is stopped within a few seconds). */
+export function cancelJob(id, pair) {
+  return dialog({
+    id: 'job-cancel-dialog',
+    title: `Cancel training job ${id}`,
+    text: `The training job ${id}${pair ? ` of ${pair}` : ''} is canceled; if it runs, its worker is stopped within a few seconds. The pair keeps its current parameters.`,
+    fields: [{ name: 'reason', label: 'Reason (kept with the job)', value: 'canceled from the dashboard', required: true }],
+    confirm: 'Cancel job',
+    danger: true,
+    action: async (v) => {
+      const r = await api.post(`/training/jobs/${enc(id)}/cancel`, { reason: v.reason });
+      toast(`Training job ${id} canceled${r && r.was ? ` (was ${r.was})` : ''}`, 'good');
       return r;
     },
   });

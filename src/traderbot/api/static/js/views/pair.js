@@ -2,7 +2,7 @@
 import { api, qs } from '../api.js';
 import { createChart, sec, snapToBar, uniqueByTime } from '../charts.js';
 import { isBlank, pick, plain, rowsOf, signed, time } from '../format.js';
-import { setEnabled, trainButton } from '../pair_actions.js';
+import { setEnabled, tradingButton, trainButton } from '../pair_actions.js';
 import { badge, h, kv, panel, stateBadge, table } from '../ui.js';
 import { tradeColumns } from './overview.js';
 import { jobColumns, jobRows } from './training.js';
@@ -14,6 +14,17 @@ export function candles(d) {
   return uniqueByTime(
     rowsOf(d, 'bars').map((b) => ({ time: sec(pick(b, 'time', 'ts', 't')), open: Number(b.open), high: Number(b.high), low: Number(b.low), close: Number(b.close) })),
   ).filter((c) => [c.open, c.high, c.low, c.close].every(Number.isFinite));
+}
+
+/** Decimals the prices are quoted with (from the API's exact strings: 5 for EURUSD, 3 for USDJPY), 2..8. */
+export function priceDecimals(d) {
+  let most = 2;
+  for (const b of rowsOf(d, 'bars')) {
+    const text = String(b.close ?? '');
+    const dot = text.indexOf('.');
+    if (dot >= 0) most = Math.max(most, text.length - dot - 1);
+  }
+  return Math.min(most, 8);
 }
 
 /** Arrows at the bars of each round trip's entry (buy for a long, sell for a short) and exit (the opposite). */
@@ -74,8 +85,11 @@ export function mount(root, { scope, session }, args) {
       const chart = await chartReady;
       if (!candle) return;
       try {
-        const data = candles(await api.get(`/pairs/${enc}/bars${qs({ limit: 600 })}`));
+        const raw = await api.get(`/pairs/${enc}/bars${qs({ limit: 600 })}`);
+        const data = candles(raw);
         if (!scope.alive || !candle) return;
+        const digits = priceDecimals(raw);
+        candle.applyOptions({ priceFormat: { type: 'price', precision: digits, minMove: 10 ** -digits } });
         if (data.length === 0) {
           chartP.set(h('div', { class: 'note' }, `No bars for ${pair} yet: they appear once the pair is loaded by the running service.`));
           return;
@@ -112,6 +126,7 @@ export function mount(root, { scope, session }, args) {
                 rec.enabled
                   ? h('button', { class: 'btn', 'data-action': 'disable', onclick: async () => (await setEnabled(rec.pair, false)) && refreshStatus() }, 'Disable')
                   : h('button', { class: 'btn', 'data-action': 'enable', onclick: async () => (await setEnabled(rec.pair, true)) && refreshStatus() }, 'Enable'),
+                tradingButton(rec, 'btn', refreshStatus),
                 trainButton(rec, 'btn', refreshStatus),
               )
             : '',

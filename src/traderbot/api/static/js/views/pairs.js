@@ -1,7 +1,7 @@
 // Every pair: lifecycle state, cache health, position, and the actions the role allows.
 import { api } from '../api.js';
 import { isBlank, pick, plain, qty, rowsOf, signed, time } from '../format.js';
-import { setEnabled, trainButton } from '../pair_actions.js';
+import { setEnabled, tradingButton, trainButton } from '../pair_actions.js';
 import { badge, h, panel, roleButton, stateBadge, table, toast } from '../ui.js';
 
 export const title = 'Pairs';
@@ -85,6 +85,7 @@ export function mount(root, { scope, session }) {
             r.enabled
               ? h('button', { class: 'btn small', 'data-action': 'disable', onclick: async () => (await setEnabled(r.pair, false)) && run() }, 'Disable')
               : h('button', { class: 'btn small', 'data-action': 'enable', onclick: async () => (await setEnabled(r.pair, true)) && run() }, 'Enable'),
+            tradingButton(r, 'btn small', run),
             trainButton(r, 'btn small', run),
           ),
       });

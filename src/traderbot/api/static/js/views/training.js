@@ -1,7 +1,8 @@
-// The training queue: jobs with live progress (training topic), and a form to queue a pair (operator and up).
+// The training queue: jobs with live progress (training topic), a form to queue a pair and a Cancel button on
+// queued or running jobs (operator and up).
 import { api } from '../api.js';
 import { isBlank, pick, plain, rowsOf, time } from '../format.js';
-import { train } from '../pair_actions.js';
+import { cancelJob, train } from '../pair_actions.js';
 import { h, panel, roleButton, stateBadge, table } from '../ui.js';
 
 export const title = 'Training';
@@ -41,8 +42,19 @@ export function jobRows(d) {
   return [...rowsOf(d, 'running'), ...rowsOf(d, 'waiting'), ...rowsOf(d, 'finished')];
 }
 
-export function jobColumns(live = {}) {
-  return [
+const CANCELABLE = new Set(['queued', 'retry_wait', 'running']);
+
+/** Cancel on a queued or running job (its live status first); nothing on finished ones. */
+function cancelButton(j, live, after) {
+  const id = pick(j, 'id', 'job_id');
+  const status = pick(live[id] || {}, 'status', 'state') ?? pick(j, 'status', 'state');
+  if (isBlank(id) || !CANCELABLE.has(String(status))) return '';
+  return h('button', { class: 'btn small', 'data-action': 'cancel', onclick: async () => (await cancelJob(id, pick(j, 'pair'))) && after() }, 'Cancel');
+}
+
+/** The job table's columns; with `after` (operator and up), a last column with Cancel, then `after()`. */
+export function jobColumns(live = {}, after = null) {
+  const columns = [
     { label: 'Job', num: true, render: (j) => plain(pick(j, 'id', 'job_id')) },
     { label: 'Pair', render: (j) => { const p = pick(j, 'pair'); return p ? h('a', { href: `#/pair/${encodeURIComponent(p)}` }, p) : '—'; } },
     { label: 'Status', render: (j) => stateBadge(pick(live[pick(j, 'id', 'job_id')] || {}, 'status', 'state') ?? pick(j, 'status', 'state')) },
@@ -53,6 +65,8 @@ export function jobColumns(live = {}) {
     { label: 'ETA', num: true, render: (j) => (isBlank(j.eta_s) ? '—' : `${Math.round(j.eta_s)} s`) },
     { label: 'Result', cls: 'wrap', render: (j) => resultText(j) },
   ];
+  if (after) columns.push({ label: '', cls: 'act', render: (j) => cancelButton(j, live, after) });
+  return columns;
 }
 
 export function mount(root, { scope, session }) {
@@ -68,7 +82,7 @@ export function mount(root, { scope, session }) {
   root.append(jobs.el);
   const live = {};
   let rows = [];
-  const draw = () => jobs.set(table(jobColumns(live), rows, { empty: 'No training jobs yet.' }), JSON.stringify([rows, live]));
+  const draw = () => jobs.set(table(jobColumns(live, session.can('operator') ? () => run() : null), rows, { empty: 'No training jobs yet.' }), JSON.stringify([rows, live]));
   const run = scope.refresh(
     async () => {
       try {
