@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import io
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -92,6 +93,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         ids = dataset(data)
+        os.sync()  # the 50 files just written are flushed now, not while a run's order journal commits with fsync
         with contextlib.redirect_stdout(io.StringIO()):  # the service's own lines (its first-start key)
             runs = [one_run(data, ids) for _ in range(3)]
     lines = []

@@ -332,26 +332,40 @@ class TradingService:
     async def _persist_loop(self) -> None:
         while not self.stopping.is_set():
             await asyncio.sleep(0.05)
-            self._persist()
+            for step in self._persist_steps():  # the loop serves the API between the steps
+                step()
+                await asyncio.sleep(0)
 
     def _persist(self, *, final: bool = False) -> None:
-        self.journal.flush()
-        self.events.flush()
-        now = self.kernel.cache.now_ns
-        if now and (
-            final or now - self._last_snap >= SNAPSHOT_EVERY_NS
-        ):  # hourly, market time; none before a bar
-            snap = self.snapshots.record(self.kernel.portfolio, now)
-            self.kernel.bus.publish("account", snap)
-            self._last_snap = now
-        if self.kernel.portfolio.version != self._positions_at:  # fills (or charges) since the last sync
-            self.positions.sync(self.kernel.portfolio, now)
-            self._positions_at = self.kernel.portfolio.version
-        if now and not self.live and (final or now != self._last_ts):  # where a replay resumes
-            tmp = self.state.path / (REPLAY_FILE + ".tmp")
-            tmp.write_text(json.dumps({"now_ns": now, "released": self.feed.released}))
-            tmp.replace(self.state.path / REPLAY_FILE)
-            self._last_ts = now
+        for step in self._persist_steps(final=final):
+            step()
+
+    def _persist_steps(self, *, final: bool = False) -> list[Callable[[], object]]:
+        """Order journal, event log, account snapshot, positions table, replay position: in this order, with the
+        replay position taken before the journal is flushed (a resume never skips what the journal missed)."""
+        now, released = self.kernel.cache.now_ns, self.feed.released
+
+        def snapshot() -> None:
+            # hourly, market time; none before a bar
+            if now and (final or now - self._last_snap >= SNAPSHOT_EVERY_NS):
+                snap = self.snapshots.record(self.kernel.portfolio, now)
+                self.kernel.bus.publish("account", snap)
+                self._last_snap = now
+
+        def positions() -> None:
+            if self.kernel.portfolio.version != self._positions_at:  # fills (or charges) since the last sync
+                version = self.kernel.portfolio.version
+                self.positions.sync(self.kernel.portfolio, self.kernel.cache.now_ns)
+                self._positions_at = version
+
+        def replay_position() -> None:
+            if now and not self.live and (final or now != self._last_ts):  # where a replay resumes
+                tmp = self.state.path / (REPLAY_FILE + ".tmp")
+                tmp.write_text(json.dumps({"now_ns": now, "released": released}))
+                tmp.replace(self.state.path / REPLAY_FILE)
+                self._last_ts = now
+
+        return [self.journal.flush, self.events.flush, snapshot, positions, replay_position]
 
     async def _start_api(self) -> None:
         """With `serve_api`: the control-plane API on this loop (bound first: a busy port stops the start)."""

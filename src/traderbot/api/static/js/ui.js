@@ -96,7 +96,7 @@ export function toast(message, kind = '') {
 }
 
 /**
- * A modal dialog. `fields`: [{name, label, type: 'text'|'checkbox'|'password', value, required}]. Resolves with
+ * A modal dialog. `fields`: [{name, label, type: 'text'|'checkbox'|'password'|'select', value, required, options}]. Resolves with
  * the field values on confirm, null on cancel. `action(values)` runs before closing; if it throws, its message
  * is shown in the dialog and the dialog stays open.
  */
@@ -108,6 +108,10 @@ export function dialog({ title, text, fields = [], confirm = 'Confirm', danger =
       if (f.type === 'checkbox') {
         inputs[f.name] = h('input', { type: 'checkbox', name: f.name, checked: f.value });
         return h('label', { class: 'check' }, inputs[f.name], f.label);
+      }
+      if (f.type === 'select') {
+        inputs[f.name] = h('select', { name: f.name }, (f.options || []).map((o) => h('option', { value: o, selected: o === f.value }, o)));
+        return h('label', { class: 'field' }, h('span', null, f.label), inputs[f.name]);
       }
       inputs[f.name] = h('input', { type: f.type || 'text', name: f.name, value: f.value ?? '', required: f.required, autocomplete: 'off' });
       return h('label', { class: 'field' }, h('span', null, f.label), inputs[f.name]);

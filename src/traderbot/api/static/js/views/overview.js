@@ -1,8 +1,10 @@
-// Overview: account figures, equity curve, open positions, recent fills, health and a live event feed.
+// Overview: account figures, equity curve, open positions, recent fills, health, a live event feed, and the risk
+// controls: trading states and locks, with setting a state (operator).
 import { api } from '../api.js';
 import { createChart, sec, uniqueByTime } from '../charts.js';
 import { isBlank, pct, pick, plain, rowsOf, signed, time } from '../format.js';
-import { h, panel, stateBadge, table } from '../ui.js';
+import { lockColumns, locksOf, stateDialog, statesTable } from '../risk.js';
+import { h, panel, roleButton, stateBadge, table } from '../ui.js';
 
 export const title = 'Overview';
 
@@ -67,7 +69,7 @@ export function openPositions(rows) {
   return rows.filter((r) => Number(pick(r, 'quantity', 'qty', 'net_quantity') ?? 0) !== 0);
 }
 
-export function mount(root, { scope, live }) {
+export function mount(root, { scope, live, session }) {
   const k = {
     equity: kpi('Equity', 'equity'),
     daily: kpi('Daily P&L', 'daily-pnl'),
@@ -87,7 +89,13 @@ export function mount(root, { scope, live }) {
   feed.body.replaceChildren(feedBox);
   const pos = panel('Open positions', { id: 'positions-panel' });
   const fills = panel('Recent trades', { id: 'trades-panel' });
-  root.append(h('div', { class: 'grid cols-3' }, chartPanel.el, feed.el), h('div', { class: 'grid cols-2' }, pos.el, fills.el));
+  let scopes = ['system'];
+  let systemState = 'active';
+  const risk = panel('Risk controls', {
+    id: 'risk-panel',
+    actions: [roleButton(session, 'operator', 'Set state', async () => (await stateDialog(scopes, systemState)) && refreshAll(), 'btn small', { id: 'risk-set-state' })],
+  });
+  root.append(h('div', { class: 'grid cols-3' }, chartPanel.el, feed.el), h('div', { class: 'grid cols-2' }, pos.el, fills.el), risk.el);
 
   let series = null;
   let chart = null;
@@ -114,9 +122,9 @@ export function mount(root, { scope, live }) {
     x.sub.textContent = sub || '';
   };
 
-  scope.refresh(
+  const refreshAll = scope.refresh(
     async () => {
-      const [perf, posR, risk, pairs, health] = await Promise.allSettled([
+      const [perf, posR, riskR, pairs, health] = await Promise.allSettled([
         api.get('/trading/performance'),
         api.get('/positions'),
         api.get('/risk/status'),
@@ -152,16 +160,26 @@ export function mount(root, { scope, live }) {
         setKpi(k.positions, String(rows.length), rows.length ? rows.map((r) => pick(r, 'pair', 'instrument_id')).join(', ') : 'all flat');
         pos.set(table(positionColumns(), rows, { empty: 'No open positions: every pair is flat.' }), JSON.stringify(rows));
       } else pos.error(posR.reason);
-      if (risk.status === 'fulfilled') {
-        const r = risk.value || {};
+      if (riskR.status === 'fulfilled') {
+        const r = riskR.value || {};
         const ks = r.kill_switch || {};
         const st = ks.engaged ? 'halted' : pick(r, 'system_state', 'state') ?? 'unknown';
         k.risk.value.replaceChildren(stateBadge(st));
         const dd = perf.status === 'fulfilled' && perf.value && perf.value.drawdown;
         k.risk.sub.textContent = ks.engaged ? `kill switch: ${ks.reason || 'engaged'}` : dd ? `drawdown ${pct(dd.current_pct, 2)} · max ${pct(dd.max_pct, 2)}` : '';
-      } else setKpi(k.risk, '—', risk.reason.message);
+        systemState = String(pick(r, 'system_state') ?? 'active');
+        const locks = locksOf(r);
+        risk.set(
+          h('div', { class: 'grid cols-2' }, h('div', { id: 'risk-states' }, statesTable(r)), h('div', { id: 'risk-locks' }, table(lockColumns(), locks, { empty: 'No locks.' }))),
+          JSON.stringify([r.system_state, r.states, locks]),
+        );
+      } else {
+        setKpi(k.risk, '—', riskR.reason.message);
+        risk.error(riskR.reason);
+      }
       if (pairs.status === 'fulfilled') {
         const rows = rowsOf(pairs.value, 'pairs');
+        scopes = ['system', ...rows.map((r) => `pair:${r.pair}`)];
         setKpi(k.pairs, `${rows.filter((r) => r.state === 'trading').length} / ${rows.length}`, `${rows.filter((r) => r.enabled).length} enabled`);
       } else setKpi(k.pairs, '—', pairs.reason.message);
       if (health.status === 'fulfilled') {

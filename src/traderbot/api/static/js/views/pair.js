@@ -1,8 +1,10 @@
-// One pair: price chart with its trades, state and actions, parameters and metrics, position, training history.
+// One pair: price chart with its trades, state and actions, parameters and metrics, position, its risk state and
+// locks (lock, unlock, set its trading state: operator), training history.
 import { api, qs } from '../api.js';
 import { createChart, sec, snapToBar, uniqueByTime } from '../charts.js';
 import { isBlank, pick, plain, rowsOf, signed, time } from '../format.js';
 import { setEnabled, tradingButton, trainButton } from '../pair_actions.js';
+import { lockColumns, lockDialog, locksOf, scopeState, stateDialog, strictest, unlockDialog } from '../risk.js';
 import { badge, h, kv, panel, stateBadge, table } from '../ui.js';
 import { tradeColumns } from './overview.js';
 import { jobColumns, jobRows } from './training.js';
@@ -52,12 +54,15 @@ export function mount(root, { scope, session }, args) {
   chartP.body.replaceChildren(chartBox);
   const metrics = panel('Parameters & metrics', { id: 'metrics-panel' });
   const position = panel('Position', { id: 'pair-position' });
+  const riskP = panel('Risk', { id: 'pair-risk' });
+  const riskActs = h('span', { class: 'actions', id: 'pair-risk-actions' });
+  const riskScope = `pair:${pair}`;
   const jobs = panel('Training history', { id: 'pair-training' });
   const history = panel('State changes', { id: 'pair-history' });
   const fillsP = panel('Trades', { id: 'pair-trades' });
   for (const p of [jobs, history, fillsP]) p.body.classList.add('scroll');
   root.append(
-    h('div', { class: 'grid cols-3' }, chartP.el, h('div', { class: 'stack' }, position.el, metrics.el)),
+    h('div', { class: 'grid cols-3' }, chartP.el, h('div', { class: 'stack' }, position.el, riskP.el, metrics.el)),
     h('div', { class: 'grid cols-2' }, fillsP.el, jobs.el),
     history.el,
   );
@@ -128,6 +133,7 @@ export function mount(root, { scope, session }, args) {
                   : h('button', { class: 'btn', 'data-action': 'enable', onclick: async () => (await setEnabled(rec.pair, true)) && refreshStatus() }, 'Enable'),
                 tradingButton(rec, 'btn', refreshStatus),
                 trainButton(rec, 'btn', refreshStatus),
+                riskActs,
               )
             : '',
         );
@@ -167,6 +173,38 @@ export function mount(root, { scope, session }, args) {
       }
     },
     { topics: ['pairs', 'positions', 'fills'], ms: 5000 },
+  );
+
+  const refreshRisk = scope.refresh(
+    async () => {
+      try {
+        const data = await api.get('/risk/status');
+        const locks = locksOf(data, riskScope);
+        const own = scopeState(data, riskScope);
+        const system = scopeState(data, 'system');
+        const engaged = !!(data && data.kill_switch && data.kill_switch.engaged);
+        if (session.can('operator')) {
+          const after = async (done) => (await done) && refreshRisk();
+          riskActs.replaceChildren(
+            h('button', { class: 'btn', 'data-action': 'lock', onclick: () => after(lockDialog(riskScope)) }, 'Lock'),
+            locks.length ? h('button', { class: 'btn', 'data-action': 'unlock', onclick: () => after(unlockDialog(riskScope, locks)) }, 'Unlock') : '',
+            h('button', { class: 'btn', 'data-action': 'risk-state', onclick: () => after(stateDialog([riskScope], own)) }, 'State'),
+          );
+        }
+        riskP.set(
+          h(
+            'div',
+            null,
+            kv([['Pair state', stateBadge(own)], ['System state', stateBadge(engaged ? 'halted' : system)], ['In force', stateBadge(strictest([own, engaged ? 'halted' : system, ...locks.map((lk) => lk.action)]))]]),
+            table(lockColumns(false), locks, { empty: `No lock on ${pair}.` }),
+          ),
+          JSON.stringify([own, system, locks, engaged]),
+        );
+      } catch (err) {
+        riskP.error(err);
+      }
+    },
+    { topics: ['risk'], ms: 5000 },
   );
 
   scope.refresh(
