@@ -97,7 +97,8 @@ def main() -> None:
         ids = dataset(data)
         os.sync()  # the 50 files just written are flushed now, not while a run's order journal commits with fsync
         with contextlib.redirect_stdout(io.StringIO()):  # the service's own lines (its first-start key)
-            one_run(data, ids, 5.0)  # untimed warm-up (numba compiles on first use, as in the other benchmarks)
+            # untimed warm-up (numba compiles on first use, as in the other benchmarks)
+            one_run(data, ids, 5.0)
             runs = [one_run(data, ids) for _ in range(3)]
     lines = []
     for path in PATHS:
