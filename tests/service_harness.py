@@ -1,8 +1,11 @@
-"""Helpers for tests that run the trading service on an event loop: wait for a condition, run a body."""
+"""Helpers for tests that run the trading service: on an event loop (wait for a condition, run a body) or as a
+`traderbot run` process (read its output until a line appears)."""
 
 from __future__ import annotations
 
 import asyncio
+import re
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
 
@@ -30,3 +33,20 @@ def run_service(service: TradingService, body: Callable[[], Awaitable[None]]) ->
             await task
 
     asyncio.run(main())
+
+
+def lines_until(proc: subprocess.Popen[str], pattern: str, timeout: float = 60) -> list[str]:
+    """The process's output lines up to and including the first matching `pattern`; fails with what it printed."""
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        if re.search(pattern, line):
+            return lines
+    raise AssertionError(
+        f"no line matching {pattern!r}; got {lines}; stderr: {proc.stderr and proc.stderr.read()}"
+    )

@@ -12,12 +12,12 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from tests.service_harness import lines_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -59,22 +59,11 @@ def _start_service(cwd: Path) -> subprocess.Popen[str]:
                             cwd=cwd, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
 
 
-def _url_and_key(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[str, str]:
-    assert proc.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line.rstrip("\n"))
-        found = re.search(r"API and dashboard on (http://\S+) ", line)
-        if found:
-            key = next(x for x in lines if x.startswith("tb_"))
-            return found.group(1), key
-    raise AssertionError(
-        f"the service did not print its URL: {lines}; stderr: {proc.stderr and proc.stderr.read()}"
-    )
+def _url_and_key(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    lines = lines_until(proc, r"API and dashboard on http://")
+    found = re.search(r"on (http://\S+) ", lines[-1])
+    assert found is not None, lines
+    return found.group(1), next(x for x in lines if x.startswith("tb_"))
 
 
 @pytest.fixture

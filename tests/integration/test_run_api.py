@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+from tests.service_harness import lines_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,26 +25,10 @@ def _start(cwd: Path, *args: str) -> subprocess.Popen[str]:
                             text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
 
 
-def _lines_until(proc: subprocess.Popen[str], pattern: str, timeout: float = 60) -> list[str]:
-    assert proc.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line.rstrip("\n"))
-        if re.search(pattern, line):
-            return lines
-    raise AssertionError(
-        f"no line matching {pattern!r}; got {lines}; stderr: {proc.stderr and proc.stderr.read()}"
-    )
-
-
 def test_the_service_serves_the_api_and_obeys_its_kill_switch(tmp_path: Path) -> None:
     proc = _start(tmp_path, "--port", "0", "--speed", "3000")
     try:
-        lines = _lines_until(proc, r"API and dashboard on http://")
+        lines = lines_until(proc, r"API and dashboard on http://")
         url = re.search(r"on (http://\S+) ", lines[-1])
         assert url is not None, lines
         base = url.group(1)
